@@ -1,0 +1,291 @@
+//! Promises settled from the storage thread.
+//!
+//! Each store has one threadsafe function. A request carries a `Ticket` (the promise's
+//! deferred, plus how to present the reply); the storage thread posts completed tickets
+//! back in batches and `deliver` settles them on the JavaScript thread. Deferreds are
+//! only ever touched on the JavaScript thread: the storage thread just carries them.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+use napi::sys;
+
+use super::convert::{self, js_string};
+use crate::error::{Code, Error, Result};
+use crate::worker::{Completion, Notify, Reply};
+
+type Env = sys::napi_env;
+type Val = sys::napi_value;
+
+/// How a reply becomes a JavaScript value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `undefined`.
+    Done,
+    /// `{ [id]: value }` of the entries found.
+    Map,
+    /// `[[id, value], ...]`.
+    Pairs,
+    /// `[id, ...]`.
+    Ids,
+    /// The creds object, or `null`.
+    Creds,
+}
+
+/// A pending promise on its way through the storage thread.
+pub struct Ticket {
+    deferred: usize,
+    shape: Shape,
+}
+
+impl Ticket {
+    /// A ticket nobody waits for (the close sent when a store is garbage collected).
+    pub fn none() -> Self {
+        Ticket {
+            deferred: 0,
+            shape: Shape::Done,
+        }
+    }
+}
+
+thread_local! {
+    /// The `AuthStateError` constructor registered by index.js, per JavaScript thread.
+    static ERROR_CLASS: Cell<sys::napi_ref> = const { Cell::new(ptr::null_mut()) };
+}
+
+pub unsafe fn set_error_class(env: Env, ctor: Val) -> Result<()> {
+    let mut r = ptr::null_mut();
+    convert::check(
+        env,
+        sys::napi_create_reference(env, ctor, 1, &mut r),
+        "keeping the error class",
+    )?;
+    let old = ERROR_CLASS.with(|c| c.replace(r));
+    if !old.is_null() {
+        sys::napi_delete_reference(env, old);
+    }
+    Ok(())
+}
+
+/// An `AuthStateError` (or, before registration, an `Error`) with `code` set.
+pub unsafe fn error_value(env: Env, err: &Error) -> Val {
+    let code = js_string(env, err.code.as_str()).unwrap_or(ptr::null_mut());
+    let msg = js_string(env, &err.message).unwrap_or(ptr::null_mut());
+    let mut out = ptr::null_mut();
+    let class = ERROR_CLASS.with(|c| c.get());
+    if !class.is_null() {
+        let mut ctor = ptr::null_mut();
+        sys::napi_get_reference_value(env, class, &mut ctor);
+        let args = [msg, code];
+        if !ctor.is_null()
+            && sys::napi_new_instance(env, ctor, 2, args.as_ptr(), &mut out) == sys::Status::napi_ok
+        {
+            return out;
+        }
+        let mut exc = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(env, &mut exc);
+    }
+    sys::napi_create_error(env, code, msg, &mut out);
+    out
+}
+
+/// A new promise and the ticket that settles it.
+pub unsafe fn promise(env: Env, shape: Shape) -> Result<(Ticket, Val)> {
+    let (mut deferred, mut p) = (ptr::null_mut(), ptr::null_mut());
+    convert::check(
+        env,
+        sys::napi_create_promise(env, &mut deferred, &mut p),
+        "creating a promise",
+    )?;
+    Ok((
+        Ticket {
+            deferred: deferred as usize,
+            shape,
+        },
+        p,
+    ))
+}
+
+/// A promise already rejected with `err`.
+pub unsafe fn rejected(env: Env, err: &Error) -> Val {
+    match promise(env, Shape::Done) {
+        Ok((ticket, p)) => {
+            settle(env, ticket, Err(err.clone()));
+            p
+        }
+        Err(_) => ptr::null_mut(),
+    }
+}
+
+unsafe fn present(env: Env, shape: Shape, reply: Reply) -> Result<Val> {
+    use convert::*;
+    match (shape, reply) {
+        (Shape::Done, _) => Ok(undefined(env)),
+        (Shape::Creds, Reply::Creds(None)) => Ok(null(env)),
+        (Shape::Creds, Reply::Creds(Some(bytes))) => decode(env, &bytes)
+            .map_err(|e| Error::corrupt(format!("stored creds do not decode: {}", e.message))),
+        (Shape::Map, Reply::Entries(entries)) => {
+            let obj = new_object(env)?;
+            for (id, bytes) in entries {
+                let v = decode(env, &bytes).map_err(|e| {
+                    Error::corrupt(format!(
+                        "stored value of id {id:?} does not decode: {}",
+                        e.message
+                    ))
+                })?;
+                set_property(env, obj, js_string(env, &id)?, v)?;
+            }
+            Ok(obj)
+        }
+        (Shape::Pairs | Shape::Ids, Reply::Entries(entries)) => {
+            let arr = new_array(env, entries.len())?;
+            for (i, (id, bytes)) in entries.into_iter().enumerate() {
+                let id = js_string(env, &id)?;
+                let item = if shape == Shape::Ids {
+                    id
+                } else {
+                    let pair = new_array(env, 2)?;
+                    set_element(env, pair, 0, id)?;
+                    set_element(env, pair, 1, decode(env, &bytes)?)?;
+                    pair
+                };
+                set_element(env, arr, i as u32, item)?;
+            }
+            Ok(arr)
+        }
+        (shape, reply) => Err(Error::new(
+            Code::Internal,
+            format!("reply {reply:?} does not fit {shape:?}"),
+        )),
+    }
+}
+
+/// Settles a ticket's promise on the JavaScript thread.
+pub unsafe fn settle(env: Env, ticket: Ticket, result: Result<Reply>) {
+    if ticket.deferred == 0 {
+        return;
+    }
+    let deferred = ticket.deferred as sys::napi_deferred;
+    let value = result.and_then(|reply| present(env, ticket.shape, reply));
+    let status = match value {
+        Ok(v) => sys::napi_resolve_deferred(env, deferred, v),
+        Err(e) => sys::napi_reject_deferred(env, deferred, error_value(env, &e)),
+    };
+    if status != sys::Status::napi_ok {
+        // Only when the environment is shutting down; there is nobody left to tell.
+        let mut exc = ptr::null_mut();
+        sys::napi_get_and_clear_last_exception(env, &mut exc);
+    }
+}
+
+/// JavaScript-thread state of one store's threadsafe function.
+pub struct Shared {
+    tsfn: Cell<sys::napi_threadsafe_function>,
+    /// Promises not yet settled: the function keeps the event loop alive only while some are.
+    pending: Cell<usize>,
+}
+
+type Batch = Vec<Completion<Ticket>>;
+
+unsafe extern "C" fn deliver(env: Env, _js_cb: Val, context: *mut c_void, data: *mut c_void) {
+    let batch = Box::from_raw(data as *mut Batch);
+    if env.is_null() {
+        return; // the environment is going away; the promises die with it
+    }
+    let shared = &*(context as *const Shared);
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        for done in *batch {
+            if done.ticket.deferred != 0 {
+                shared.pending.set(shared.pending.get() - 1);
+            }
+            settle(env, done.ticket, done.result);
+        }
+        if shared.pending.get() == 0 {
+            sys::napi_unref_threadsafe_function(env, shared.tsfn.get());
+        }
+    }));
+}
+
+unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {
+    drop(Box::from_raw(data as *mut Shared));
+}
+
+/// The storage thread's end of the threadsafe function.
+pub struct Channel {
+    tsfn: sys::napi_threadsafe_function,
+}
+
+// The threadsafe function exists to be called from other threads.
+unsafe impl Send for Channel {}
+
+impl Notify<Ticket> for Channel {
+    fn notify(&mut self, done: Batch) {
+        let data = Box::into_raw(Box::new(done));
+        let status = unsafe {
+            sys::napi_call_threadsafe_function(
+                self.tsfn,
+                data.cast(),
+                sys::ThreadsafeFunctionCallMode::blocking,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            // The environment is closing: nobody will read these.
+            drop(unsafe { Box::from_raw(data) });
+        }
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        unsafe {
+            sys::napi_release_threadsafe_function(
+                self.tsfn,
+                sys::ThreadsafeFunctionReleaseMode::release,
+            );
+        }
+    }
+}
+
+/// Creates a store's threadsafe function: the `Channel` goes to the storage thread, the
+/// `Shared` pointer stays on the JavaScript thread (valid until the channel is dropped and
+/// the function finalized).
+pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
+    let shared = Box::into_raw(Box::new(Shared {
+        tsfn: Cell::new(ptr::null_mut()),
+        pending: Cell::new(0),
+    }));
+    let name = js_string(env, "baileys-rust-auth")?;
+    let mut tsfn = ptr::null_mut();
+    let status = sys::napi_create_threadsafe_function(
+        env,
+        ptr::null_mut(),
+        ptr::null_mut(),
+        name,
+        0,
+        1,
+        shared.cast(),
+        Some(finalize),
+        shared.cast(),
+        Some(deliver),
+        &mut tsfn,
+    );
+    if let Err(e) = convert::check(env, status, "creating the completion channel") {
+        drop(Box::from_raw(shared));
+        return Err(e);
+    }
+    (*shared).tsfn.set(tsfn);
+    // An idle store must not keep the process alive.
+    sys::napi_unref_threadsafe_function(env, tsfn);
+    Ok((Channel { tsfn }, shared))
+}
+
+/// Counts a promise handed to the storage thread (JavaScript thread only).
+pub unsafe fn track(env: Env, shared: *const Shared) {
+    let shared = &*shared;
+    if shared.pending.get() == 0 {
+        sys::napi_ref_threadsafe_function(env, shared.tsfn.get());
+    }
+    shared.pending.set(shared.pending.get() + 1);
+}

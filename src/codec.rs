@@ -1,0 +1,548 @@
+//! The value codec: how a JavaScript value is laid out as bytes in a BLOB.
+//!
+//! A stored value is one tagged tree, written depth first:
+//!
+//! | tag | meaning   | payload                                            |
+//! |-----|-----------|----------------------------------------------------|
+//! | 0   | undefined |                                                    |
+//! | 1   | null      |                                                    |
+//! | 2/3 | false/true|                                                    |
+//! | 4   | integer   | zigzag varint (only for |n| <= 2^53, never -0)     |
+//! | 5   | number    | f64, little endian                                 |
+//! | 6   | string    | varint byte length, UTF-8                          |
+//! | 7   | bytes     | varint length, raw bytes (Buffer / Uint8Array)     |
+//! | 8   | array     | varint count, then each item                       |
+//! | 9   | object    | varint count, then (varint length, UTF-8 key, value)* |
+//! | 10  | string16  | varint unit count, UTF-16LE (strings with lone surrogates) |
+//! | 11  | date      | f64 milliseconds, little endian                    |
+//!
+//! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
+//! New tags may be added; existing ones never change meaning.
+
+use crate::error::{Code, Error, Result};
+
+pub mod tag {
+    pub const UNDEFINED: u8 = 0;
+    pub const NULL: u8 = 1;
+    pub const FALSE: u8 = 2;
+    pub const TRUE: u8 = 3;
+    pub const INT: u8 = 4;
+    pub const FLOAT: u8 = 5;
+    pub const STRING: u8 = 6;
+    pub const BYTES: u8 = 7;
+    pub const ARRAY: u8 = 8;
+    pub const OBJECT: u8 = 9;
+    pub const STRING16: u8 = 10;
+    pub const DATE: u8 = 11;
+}
+
+/// Deepest nesting accepted. Baileys' values nest about six levels.
+pub const MAX_DEPTH: usize = 256;
+
+/// Largest integer that survives a round trip through f64 unchanged.
+const MAX_SAFE_INT: f64 = 9_007_199_254_740_992.0;
+
+/// Appends encoded values to a byte buffer.
+#[derive(Debug, Default, Clone)]
+pub struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new() -> Self {
+        Writer::default()
+    }
+
+    pub fn with_capacity(capacity: usize) -> Self {
+        Writer {
+            buf: Vec::with_capacity(capacity),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Takes the bytes written so far and leaves the writer empty for the next value.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    fn varint(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.buf.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.buf.push(n as u8);
+    }
+
+    pub fn undefined(&mut self) {
+        self.buf.push(tag::UNDEFINED);
+    }
+
+    pub fn null(&mut self) {
+        self.buf.push(tag::NULL);
+    }
+
+    pub fn bool(&mut self, b: bool) {
+        self.buf.push(if b { tag::TRUE } else { tag::FALSE });
+    }
+
+    pub fn number(&mut self, n: f64) {
+        // -0 has no integer form; NaN and infinities fail the range test.
+        if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INT && !(n == 0.0 && n.is_sign_negative()) {
+            let i = n as i64;
+            self.buf.push(tag::INT);
+            self.varint(((i << 1) ^ (i >> 63)) as u64);
+        } else {
+            self.buf.push(tag::FLOAT);
+            self.buf.extend_from_slice(&n.to_le_bytes());
+        }
+    }
+
+    pub fn string(&mut self, s: &str) {
+        self.buf.push(tag::STRING);
+        self.varint(s.len() as u64);
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    /// A string that is not valid Unicode (it holds a lone surrogate), kept unit for unit.
+    pub fn string16(&mut self, units: &[u16]) {
+        self.buf.push(tag::STRING16);
+        self.varint(units.len() as u64);
+        for u in units {
+            self.buf.extend_from_slice(&u.to_le_bytes());
+        }
+    }
+
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.buf.push(tag::BYTES);
+        self.varint(b.len() as u64);
+        self.buf.extend_from_slice(b);
+    }
+
+    pub fn date(&mut self, ms: f64) {
+        self.buf.push(tag::DATE);
+        self.buf.extend_from_slice(&ms.to_le_bytes());
+    }
+
+    /// Starts an array of `len` items; the caller writes them next.
+    pub fn array(&mut self, len: usize) {
+        self.buf.push(tag::ARRAY);
+        self.varint(len as u64);
+    }
+
+    /// Starts an object of `len` entries; the caller writes `key` then a value, `len` times.
+    pub fn object(&mut self, len: usize) {
+        self.buf.push(tag::OBJECT);
+        self.varint(len as u64);
+    }
+
+    pub fn key(&mut self, k: &str) {
+        self.varint(k.len() as u64);
+        self.buf.extend_from_slice(k.as_bytes());
+    }
+
+    /// Position where an object's entry count will be patched by `patch_count`: used when
+    /// the number of entries is only known after writing them (undefined-skipping callers).
+    pub fn object_placeholder(&mut self) -> usize {
+        self.buf.push(tag::OBJECT);
+        let at = self.buf.len();
+        // A fixed 5-byte varint leaves room for any u32 count.
+        self.buf.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
+        at
+    }
+
+    pub fn patch_count(&mut self, at: usize, count: u32) {
+        let mut n = count;
+        for i in 0..5 {
+            let more = if i < 4 { 0x80 } else { 0 };
+            self.buf[at + i] = ((n & 0x7f) as u8) | more;
+            n >>= 7;
+        }
+    }
+
+    /// Drops everything written after `len` (to undo a partial value).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+}
+
+/// One step of a decoded value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Token<'a> {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    Str(&'a str),
+    /// UTF-16LE code units, two bytes each.
+    Str16(&'a [u8]),
+    Bytes(&'a [u8]),
+    Date(f64),
+    /// An array; its `usize` items follow.
+    Array(usize),
+    /// An object; `usize` (key, value) entries follow, each key read with [`Reader::key`].
+    Object(usize),
+}
+
+/// Reads encoded values back, token by token, checking every length against the input.
+#[derive(Debug, Clone)]
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    /// Fails unless every byte was consumed.
+    pub fn finish(&self) -> Result<()> {
+        if self.pos == self.buf.len() {
+            Ok(())
+        } else {
+            Err(Error::corrupt("stored value has trailing bytes"))
+        }
+    }
+
+    fn truncated() -> Error {
+        Error::corrupt("stored value is truncated")
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let b = *self.buf.get(self.pos).ok_or_else(Self::truncated)?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if n > self.remaining() {
+            return Err(Self::truncated());
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn varint(&mut self) -> Result<u64> {
+        let mut n: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let b = self.byte()?;
+            if shift == 63 && b > 1 {
+                break;
+            }
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(Error::corrupt("stored value has a malformed length"))
+    }
+
+    /// A length that must fit in what is left, `unit` bytes per element at least.
+    fn len(&mut self, unit: usize) -> Result<usize> {
+        let n = self.varint()?;
+        if n > (self.remaining() / unit) as u64 {
+            return Err(Self::truncated());
+        }
+        Ok(n as usize)
+    }
+
+    fn f64(&mut self) -> Result<f64> {
+        let b = self.take(8)?;
+        Ok(f64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    fn str(&mut self) -> Result<&'a str> {
+        let n = self.len(1)?;
+        std::str::from_utf8(self.take(n)?).map_err(|_| Error::corrupt("stored string is not UTF-8"))
+    }
+
+    pub fn token(&mut self) -> Result<Token<'a>> {
+        Ok(match self.byte()? {
+            tag::UNDEFINED => Token::Undefined,
+            tag::NULL => Token::Null,
+            tag::FALSE => Token::Bool(false),
+            tag::TRUE => Token::Bool(true),
+            tag::INT => {
+                let z = self.varint()?;
+                Token::Number((((z >> 1) as i64) ^ -((z & 1) as i64)) as f64)
+            }
+            tag::FLOAT => Token::Number(self.f64()?),
+            tag::STRING => Token::Str(self.str()?),
+            tag::STRING16 => {
+                let n = self.len(2)?;
+                Token::Str16(self.take(n * 2)?)
+            }
+            tag::BYTES => {
+                let n = self.len(1)?;
+                Token::Bytes(self.take(n)?)
+            }
+            tag::DATE => Token::Date(self.f64()?),
+            // Each item or entry takes at least one byte: a count beyond that is corrupt,
+            // which also bounds any allocation made from it.
+            tag::ARRAY => Token::Array(self.len(1)?),
+            tag::OBJECT => Token::Object(self.len(2)?),
+            t => return Err(Error::corrupt(format!("stored value has unknown tag {t}"))),
+        })
+    }
+
+    pub fn key(&mut self) -> Result<&'a str> {
+        self.str()
+    }
+
+    /// Walks one whole value without building it: the structural check of stored data.
+    pub fn skip(&mut self, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(Error::corrupt("stored value is nested too deep"));
+        }
+        match self.token()? {
+            Token::Array(n) => {
+                for _ in 0..n {
+                    self.skip(depth + 1)?;
+                }
+            }
+            Token::Object(n) => {
+                for _ in 0..n {
+                    self.key()?;
+                    self.skip(depth + 1)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Checks that `bytes` hold exactly one well-formed value.
+pub fn validate(bytes: &[u8]) -> Result<()> {
+    let mut r = Reader::new(bytes);
+    r.skip(0)?;
+    r.finish()
+}
+
+/// A decoded value as a Rust tree: for tests, tools and anything that inspects data
+/// without a JavaScript engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    String16(Vec<u16>),
+    Bytes(Vec<u8>),
+    Date(f64),
+    Array(Vec<Value>),
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        self.write(&mut w);
+        w.into_bytes()
+    }
+
+    pub fn write(&self, w: &mut Writer) {
+        match self {
+            Value::Undefined => w.undefined(),
+            Value::Null => w.null(),
+            Value::Bool(b) => w.bool(*b),
+            Value::Number(n) => w.number(*n),
+            Value::String(s) => w.string(s),
+            Value::String16(u) => w.string16(u),
+            Value::Bytes(b) => w.bytes(b),
+            Value::Date(d) => w.date(*d),
+            Value::Array(items) => {
+                w.array(items.len());
+                items.iter().for_each(|v| v.write(w));
+            }
+            Value::Object(entries) => {
+                w.object(entries.len());
+                for (k, v) in entries {
+                    w.key(k);
+                    v.write(w);
+                }
+            }
+        }
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Value> {
+        let mut r = Reader::new(bytes);
+        let v = Value::read(&mut r, 0)?;
+        r.finish()?;
+        Ok(v)
+    }
+
+    fn read(r: &mut Reader<'_>, depth: usize) -> Result<Value> {
+        if depth > MAX_DEPTH {
+            return Err(Error::new(Code::Corrupt, "stored value is nested too deep"));
+        }
+        Ok(match r.token()? {
+            Token::Undefined => Value::Undefined,
+            Token::Null => Value::Null,
+            Token::Bool(b) => Value::Bool(b),
+            Token::Number(n) => Value::Number(n),
+            Token::Str(s) => Value::String(s.to_owned()),
+            Token::Str16(b) => Value::String16(utf16_units(b)),
+            Token::Bytes(b) => Value::Bytes(b.to_vec()),
+            Token::Date(d) => Value::Date(d),
+            Token::Array(n) => Value::Array(
+                (0..n)
+                    .map(|_| Value::read(r, depth + 1))
+                    .collect::<Result<_>>()?,
+            ),
+            Token::Object(n) => Value::Object(
+                (0..n)
+                    .map(|_| Ok((r.key()?.to_owned(), Value::read(r, depth + 1)?)))
+                    .collect::<Result<_>>()?,
+            ),
+        })
+    }
+
+    /// Looks up `key` in an object value.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        match self {
+            Value::Object(entries) => entries.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+}
+
+/// UTF-16LE bytes to code units.
+pub fn utf16_units(bytes: &[u8]) -> Vec<u16> {
+    bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(v: Value) {
+        let bytes = v.encode();
+        validate(&bytes).unwrap();
+        let back = Value::decode(&bytes).unwrap();
+        // NaN != NaN: compare encodings instead of values.
+        assert_eq!(back.encode(), bytes, "{v:?}");
+    }
+
+    #[test]
+    fn scalars_round_trip() {
+        for v in [
+            Value::Undefined,
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Number(0.0),
+            Value::Number(-0.0),
+            Value::Number(1.5),
+            Value::Number(-42.0),
+            Value::Number(9_007_199_254_740_992.0),
+            Value::Number(9_007_199_254_740_994.0),
+            Value::Number(f64::NAN),
+            Value::Number(f64::INFINITY),
+            Value::Number(f64::NEG_INFINITY),
+            Value::String(String::new()),
+            Value::String("héllo ✓ 🎉".into()),
+            Value::String16(vec![0xd800, 0x41]),
+            Value::Bytes(vec![]),
+            Value::Bytes((0..=255).collect()),
+            Value::Date(1_700_000_000_000.0),
+        ] {
+            round_trip(v);
+        }
+    }
+
+    #[test]
+    fn negative_zero_keeps_its_sign() {
+        let back = Value::decode(&Value::Number(-0.0).encode()).unwrap();
+        match back {
+            Value::Number(n) => assert!(n == 0.0 && n.is_sign_negative()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nested_values_round_trip() {
+        let pre_key = Value::Object(vec![
+            ("private".into(), Value::Bytes(vec![1; 32])),
+            ("public".into(), Value::Bytes(vec![2; 32])),
+        ]);
+        assert!(pre_key.encode().len() < 90);
+        round_trip(Value::Array(vec![
+            pre_key,
+            Value::Object(vec![]),
+            Value::Array(vec![]),
+            Value::Object(vec![("a\0b".into(), Value::Undefined)]),
+        ]));
+    }
+
+    #[test]
+    fn object_placeholder_is_patched() {
+        let mut w = Writer::new();
+        let at = w.object_placeholder();
+        w.key("x");
+        w.number(1.0);
+        w.patch_count(at, 1);
+        assert_eq!(
+            Value::decode(w.as_bytes()).unwrap(),
+            Value::Object(vec![("x".into(), Value::Number(1.0))])
+        );
+    }
+
+    #[test]
+    fn damaged_bytes_are_refused_not_trusted() {
+        let good = Value::Object(vec![("k".into(), Value::String("v".into()))]).encode();
+        for cut in 0..good.len() {
+            assert_eq!(
+                Value::decode(&good[..cut]).unwrap_err().code,
+                Code::Corrupt,
+                "cut at {cut}"
+            );
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(Value::decode(&trailing).unwrap_err().code, Code::Corrupt);
+        assert_eq!(Value::decode(&[200]).unwrap_err().code, Code::Corrupt);
+        // A huge claimed count must fail fast, not allocate.
+        assert_eq!(
+            Value::decode(&[tag::ARRAY, 0xff, 0xff, 0xff, 0xff, 0x0f])
+                .unwrap_err()
+                .code,
+            Code::Corrupt
+        );
+        assert_eq!(
+            Value::decode(&[tag::STRING, 1, 0xff]).unwrap_err().code,
+            Code::Corrupt
+        );
+    }
+
+    #[test]
+    fn overly_deep_stored_values_are_refused() {
+        let mut bytes = [tag::ARRAY, 1].repeat(MAX_DEPTH + 2);
+        bytes.push(tag::NULL);
+        assert_eq!(validate(&bytes).unwrap_err().code, Code::Corrupt);
+    }
+}

@@ -1,0 +1,12 @@
+//! Transactional auth-state storage for Baileys.
+//!
+//! The core (`codec`, `backend`, `sqlite`, `worker`, `error`) is plain Rust and is tested
+//! by `cargo test` without Node; `binding` is the only module that speaks N-API.
+
+pub mod backend;
+pub mod codec;
+pub mod error;
+pub mod sqlite;
+pub mod worker;
+
+mod binding;

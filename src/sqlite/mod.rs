@@ -1,0 +1,356 @@
+//! The SQLite backend: one file, WAL, every call one transaction.
+
+mod schema;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, MAIN_DB};
+
+pub use schema::VERSION as SCHEMA_VERSION;
+
+use crate::backend::{Backend, Entry, KeyWrite, Mutation};
+use crate::error::{Code, Error, Result};
+
+/// What a resolved write survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: survives the process being killed; an OS crash or power loss
+    /// may drop the last commits (never corrupts the file).
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced before its promise resolves, so it also
+    /// survives an OS crash or power loss.
+    Full,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub session: String,
+    pub durability: Durability,
+    /// How long a write waits for another connection's lock before failing with `Busy`.
+    pub busy_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            session: "default".into(),
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+pub struct SqliteBackend {
+    conn: Connection,
+    session: String,
+    /// Row id of the session, once it exists in a committed transaction.
+    session_id: Option<i64>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Adds the path to an error met while opening, keeping its code.
+fn at(path: &Path, err: impl Into<Error>) -> Error {
+    let err = err.into();
+    let hint = match err.code {
+        Code::CannotOpen | Code::ReadOnly => {
+            " (the file and its directory must be writable: SQLite keeps -wal and -shm files beside it)"
+        }
+        _ => "",
+    };
+    Error::new(
+        err.code,
+        format!("{}: {}{hint}", path.display(), err.message),
+    )
+}
+
+/// Refuses what is not a database before SQLite touches it, and creates a missing file
+/// with owner-only permissions: it holds private keys.
+fn prepare_file(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(Error::new(Code::CannotOpen, "is a directory")),
+        Ok(meta) if meta.len() > 0 => {
+            let mut header = [0u8; 16];
+            let n = std::fs::File::open(path)?.read(&mut header)?;
+            if n < 16 || &header != SQLITE_MAGIC {
+                return Err(Error::new(
+                    Code::NotADatabase,
+                    "is not an SQLite database; it was left untouched",
+                ));
+            }
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)?;
+            }
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl SqliteBackend {
+    pub fn open(path: &Path, options: &Options) -> Result<Self> {
+        prepare_file(path).map_err(|e| at(path, e))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| at(path, e))?;
+        let mut backend = SqliteBackend {
+            conn,
+            session: options.session.clone(),
+            session_id: None,
+        };
+        backend.configure(options).map_err(|e| at(path, e))?;
+        Ok(backend)
+    }
+
+    fn configure(&mut self, options: &Options) -> Result<()> {
+        let conn = &self.conn;
+        conn.busy_timeout(options.busy_timeout)?;
+        if conn.is_readonly(MAIN_DB)? {
+            return Err(Error::new(Code::ReadOnly, "the file is read-only"));
+        }
+        // Read the version before anything writes: a newer file must stay untouched.
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > schema::VERSION {
+            return Err(Error::new(
+                Code::SchemaTooNew,
+                format!(
+                    "schema version {version} is newer than this library's ({}); upgrade baileys-rust-auth. The file was left untouched",
+                    schema::VERSION
+                ),
+            ));
+        }
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::new(
+                Code::CannotOpen,
+                format!("could not switch to WAL (journal_mode stayed {mode})"),
+            ));
+        }
+        let sync = match options.durability {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.migrate()?;
+        self.session_id = self
+            .conn
+            .query_row(
+                "SELECT id FROM session WHERE name = ?1",
+                [&self.session],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated between our first read and the lock.
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version >= schema::VERSION {
+            return Ok(());
+        }
+        for sql in &schema::MIGRATIONS[version as usize..] {
+            tx.execute_batch(sql)?;
+        }
+        tx.pragma_update(None, "user_version", schema::VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Creates the session row if needed (and stamps its last write), inside the open
+    /// transaction.
+    fn touch_session(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT INTO session (name, created_ms, updated_ms) VALUES (?1, ?2, ?2)
+                 ON CONFLICT (name) DO UPDATE SET updated_ms = excluded.updated_ms
+                 RETURNING id",
+            )?
+            .query_row(params![self.session, now_ms()], |r| r.get(0))?)
+    }
+
+    fn write_keys(&self, session: i64, writes: &[KeyWrite]) -> Result<()> {
+        let mut put = self.conn.prepare_cached(
+            "INSERT INTO key (session, type, id, value) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value",
+        )?;
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM key WHERE session = ?1 AND type = ?2 AND id = ?3")?;
+        for w in writes {
+            match &w.value {
+                Some(v) => put.execute(params![session, w.kind, w.id, v])?,
+                None => delete.execute(params![session, w.kind, w.id])?,
+            };
+        }
+        Ok(())
+    }
+
+    fn apply_one(&self, session: i64, mutation: &Mutation) -> Result<()> {
+        match mutation {
+            Mutation::Keys(writes) => self.write_keys(session, writes),
+            Mutation::Creds(bytes) => {
+                self.conn
+                    .prepare_cached("UPDATE session SET creds = ?2 WHERE id = ?1")?
+                    .execute(params![session, bytes])?;
+                Ok(())
+            }
+            Mutation::Clear => {
+                self.conn
+                    .prepare_cached("DELETE FROM key WHERE session = ?1")?
+                    .execute([session])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies the batch in the open transaction. `Err` means the transaction itself is
+    /// lost (SQLite rolls back by itself on some I/O errors): every mutation fails.
+    fn apply_in_tx(&self, session: i64, batch: &[Mutation]) -> Result<Vec<Result<()>>> {
+        if let [only] = batch {
+            // One mutation needs no savepoint: failing it fails the transaction.
+            return self.apply_one(session, only).map(|()| vec![Ok(())]);
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        for mutation in batch {
+            self.conn.execute_batch("SAVEPOINT m")?;
+            let result = self.apply_one(session, mutation);
+            if let Err(e) = &result {
+                if self.conn.is_autocommit() {
+                    return Err(e.clone());
+                }
+                self.conn.execute_batch("ROLLBACK TO m")?;
+            }
+            self.conn.execute_batch("RELEASE m")?;
+            results.push(result);
+        }
+        Ok(results)
+    }
+
+    fn rollback(&self) {
+        if !self.conn.is_autocommit() {
+            // Nothing more can be done if even this fails; the next BEGIN reports it.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
+        let Some(session) = self.session_id else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT value FROM key WHERE session = ?1 AND type = ?2 AND id = ?3")?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(value) = stmt
+                .query_row(params![session, kind, id], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+            {
+                found.push((id.clone(), value));
+            }
+        }
+        Ok(found)
+    }
+
+    fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT creds FROM session WHERE name = ?1")?
+            .query_row([&self.session], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
+        let fail_all = |e: Error| batch.iter().map(|_| Err(e.clone())).collect();
+        // A transaction left open by an earlier failure must not swallow this one.
+        self.rollback();
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            return fail_all(e.into());
+        }
+        let outcome = self
+            .touch_session()
+            .and_then(|session| Ok((session, self.apply_in_tx(session, batch)?)));
+        match outcome {
+            Ok((session, results)) => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => {
+                    self.session_id = Some(session);
+                    results
+                }
+                Err(e) => {
+                    self.rollback();
+                    fail_all(e.into())
+                }
+            },
+            Err(e) => {
+                self.rollback();
+                fail_all(e)
+            }
+        }
+    }
+
+    fn list(
+        &mut self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+        with_values: bool,
+    ) -> Result<Vec<Entry>> {
+        let Some(session) = self.session_id else {
+            return Ok(Vec::new());
+        };
+        let value = if with_values { "value" } else { "x''" };
+        let sql = format!(
+            "SELECT id, {value} FROM key WHERE session = ?1 AND type = ?2 AND id {} ?3
+             ORDER BY id LIMIT ?4",
+            if after.is_some() { ">" } else { ">=" }
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![session, kind, after.unwrap_or(""), limit as i64],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

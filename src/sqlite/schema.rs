@@ -1,0 +1,28 @@
+//! The SQLite schema and its forward migrations.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. A migration is only ever
+//! appended, never edited: a file written by version N opens in every later version.
+
+/// Migration `i` brings a database from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sessions (one per `sessionId`, holding its creds) and their keys. A rowid table,
+    // not WITHOUT ROWID: session records of 1-5 KB then fit in one leaf page instead of
+    // spilling to overflow pages.
+    "CREATE TABLE session (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT    NOT NULL UNIQUE,
+        creds      BLOB,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE key (
+        session INTEGER NOT NULL REFERENCES session (id) ON DELETE CASCADE,
+        type    TEXT    NOT NULL,
+        id      TEXT    NOT NULL,
+        value   BLOB    NOT NULL,
+        UNIQUE (session, type, id)
+    );",
+];
+
+/// The schema version this build writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,0 +1,264 @@
+use std::path::PathBuf;
+
+use super::*;
+use crate::codec::Value;
+
+/// A fresh directory under the target dir, removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "bra-test-{}-{}-{name}",
+            std::process::id(),
+            now_ms()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
+    KeyWrite {
+        kind: kind.into(),
+        id: id.into(),
+        value: Some(value.to_vec()),
+    }
+}
+
+fn del(kind: &str, id: &str) -> KeyWrite {
+    KeyWrite {
+        kind: kind.into(),
+        id: id.into(),
+        value: None,
+    }
+}
+
+fn open(path: &Path, session: &str) -> SqliteBackend {
+    SqliteBackend::open(
+        path,
+        &Options {
+            session: session.into(),
+            ..Options::default()
+        },
+    )
+    .unwrap()
+}
+
+fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn get_set_delete_clear() {
+    let dir = TempDir::new("crud");
+    let mut db = open(&dir.file("a/b/auth.db"), "default");
+    assert_eq!(db.get("pre-key", &ids(&["1"])).unwrap(), vec![]);
+    let results = db.apply(&[Mutation::Keys(vec![
+        put("pre-key", "1", b"one"),
+        put("pre-key", "2", b"two"),
+        put("session", "1", b"s"),
+    ])]);
+    assert_eq!(results, vec![Ok(())]);
+    let mut got = db.get("pre-key", &ids(&["1", "2", "3"])).unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![("1".into(), b"one".to_vec()), ("2".into(), b"two".to_vec())]
+    );
+    db.apply(&[Mutation::Keys(vec![
+        del("pre-key", "1"),
+        put("pre-key", "2", b"2!"),
+    ])]);
+    assert_eq!(
+        db.get("pre-key", &ids(&["1", "2"])).unwrap(),
+        vec![("2".into(), b"2!".to_vec())]
+    );
+    db.apply(&[Mutation::Creds(b"creds".to_vec())]);
+    db.apply(&[Mutation::Clear]);
+    assert_eq!(db.get("pre-key", &ids(&["2"])).unwrap(), vec![]);
+    assert_eq!(db.get("session", &ids(&["1"])).unwrap(), vec![]);
+    // Clear keeps the creds.
+    assert_eq!(db.load_creds().unwrap(), Some(b"creds".to_vec()));
+}
+
+#[test]
+fn a_failing_mutation_leaves_nothing_and_spares_its_neighbours() {
+    let dir = TempDir::new("rollback");
+    let mut db = open(&dir.file("auth.db"), "default");
+    db.apply(&[Mutation::Keys(vec![put("session", "keep", b"old")])]);
+    // A row SQLite refuses midway (here by a trigger) fails its own mutation only.
+    db.conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON main.key WHEN NEW.id = 'huge'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let results = db.apply(&[
+        Mutation::Keys(vec![put("session", "a", b"a")]),
+        Mutation::Keys(vec![
+            put("session", "keep", b"new"),
+            put("session", "huge", &[0; 2000]),
+        ]),
+        Mutation::Keys(vec![put("session", "c", b"c")]),
+    ]);
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert!(results[1].as_ref().unwrap_err().message.contains("refused"));
+    let mut got = db
+        .get("session", &ids(&["a", "keep", "huge", "c"]))
+        .unwrap();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), b"a".to_vec()),
+            ("c".into(), b"c".to_vec()),
+            ("keep".into(), b"old".to_vec()),
+        ]
+    );
+    // Alone, the failing mutation rolls back its whole transaction.
+    let results = db.apply(&[Mutation::Keys(vec![
+        put("session", "keep", b"new"),
+        put("session", "huge", &[0; 2000]),
+    ])]);
+    assert!(results[0].is_err());
+    assert_eq!(
+        db.get("session", &ids(&["keep"])).unwrap(),
+        vec![("keep".into(), b"old".to_vec())]
+    );
+}
+
+#[test]
+fn sessions_are_isolated_and_survive_reopen() {
+    let dir = TempDir::new("sessions");
+    let path = dir.file("auth.db");
+    {
+        let mut a = open(&path, "a");
+        let mut b = open(&path, "b");
+        a.apply(&[
+            Mutation::Keys(vec![put("t", "x", b"A")]),
+            Mutation::Creds(b"ca".to_vec()),
+        ]);
+        b.apply(&[Mutation::Keys(vec![put("t", "x", b"B")])]);
+        b.apply(&[Mutation::Clear]);
+        assert_eq!(
+            a.get("t", &ids(&["x"])).unwrap(),
+            vec![("x".into(), b"A".to_vec())]
+        );
+        assert_eq!(b.load_creds().unwrap(), None);
+    }
+    let mut a = open(&path, "a");
+    assert_eq!(
+        a.get("t", &ids(&["x"])).unwrap(),
+        vec![("x".into(), b"A".to_vec())]
+    );
+    assert_eq!(a.load_creds().unwrap(), Some(b"ca".to_vec()));
+}
+
+#[test]
+fn list_pages_in_id_order() {
+    let dir = TempDir::new("list");
+    let mut db = open(&dir.file("auth.db"), "default");
+    let writes = (0..10)
+        .map(|i| put("k", &format!("{i:02}"), &[i]))
+        .collect();
+    db.apply(&[Mutation::Keys(writes)]);
+    let first = db.list("k", None, 4, true).unwrap();
+    assert_eq!(first.len(), 4);
+    assert_eq!(first[0], ("00".into(), vec![0]));
+    let next = db.list("k", Some("03"), 100, false).unwrap();
+    assert_eq!(
+        next.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
+        ["04", "05", "06", "07", "08", "09"]
+    );
+    assert!(next.iter().all(|e| e.1.is_empty()));
+    assert!(db.list("other", None, 10, true).unwrap().is_empty());
+}
+
+#[test]
+fn schema_is_created_versioned_and_migrated_forward() {
+    let dir = TempDir::new("schema");
+    let path = dir.file("auth.db");
+    drop(open(&path, "default"));
+    let conn = Connection::open(&path).unwrap();
+    let v: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(conn);
+
+    // A version-0 file (empty database) is migrated on open.
+    let old = dir.file("old.db");
+    Connection::open(&old)
+        .unwrap()
+        .execute_batch("CREATE TABLE unrelated (x); PRAGMA user_version = 0;")
+        .unwrap();
+    let mut db = open(&old, "default");
+    db.apply(&[Mutation::Keys(vec![put("t", "1", b"v")])]);
+    assert_eq!(db.get("t", &ids(&["1"])).unwrap().len(), 1);
+}
+
+#[test]
+fn files_it_must_not_touch_are_refused_untouched() {
+    let dir = TempDir::new("refuse");
+    std::fs::create_dir_all(&dir.0).unwrap();
+
+    let garbage = dir.file("garbage.db");
+    std::fs::write(&garbage, b"this is not a database at all, just text").unwrap();
+    let before = std::fs::read(&garbage).unwrap();
+    let err = SqliteBackend::open(&garbage, &Options::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::NotADatabase);
+    assert_eq!(std::fs::read(&garbage).unwrap(), before);
+
+    let newer = dir.file("newer.db");
+    Connection::open(&newer)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 999;")
+        .unwrap();
+    let before = std::fs::read(&newer).unwrap();
+    let err = SqliteBackend::open(&newer, &Options::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::SchemaTooNew);
+    assert_eq!(std::fs::read(&newer).unwrap(), before);
+
+    let err = SqliteBackend::open(&dir.0, &Options::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::CannotOpen);
+}
+
+#[test]
+fn new_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("mode");
+    let path = dir.file("nested/auth.db");
+    let mut db = open(&path, "default");
+    db.apply(&[Mutation::Creds(Value::Null.encode())]);
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", path.display()));
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", p.display());
+    }
+    let mode = std::fs::metadata(path.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o700);
+}

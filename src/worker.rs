@@ -1,0 +1,252 @@
+//! The storage thread: owns one backend, serves requests in arrival order, and commits
+//! writes that queue up while it is busy in one transaction (group commit).
+//!
+//! Each request carries an opaque ticket that comes back with its result, so the caller
+//! (the JavaScript binding) can settle the matching promise. Results are reported only
+//! after the commit holding them succeeded.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+
+use crate::backend::{Backend, Entry, Mutation};
+use crate::error::{Code, Error, Result};
+
+/// Most writes folded into one commit: bounds the latency a large queue adds to its head.
+const MAX_GROUP: usize = 256;
+
+pub type Opener = Box<dyn FnOnce() -> Result<Box<dyn Backend>> + Send>;
+
+pub enum Op {
+    Open(Opener),
+    Get {
+        kind: String,
+        ids: Vec<String>,
+    },
+    LoadCreds,
+    List {
+        kind: String,
+        after: Option<String>,
+        limit: usize,
+        with_values: bool,
+    },
+    Write(Mutation),
+    Close,
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Reply {
+    Done,
+    Entries(Vec<Entry>),
+    Creds(Option<Vec<u8>>),
+}
+
+pub struct Request<T> {
+    pub op: Op,
+    pub ticket: T,
+}
+
+pub struct Completion<T> {
+    pub ticket: T,
+    pub result: Result<Reply>,
+}
+
+/// Where completions go. Called on the storage thread, once per served batch.
+pub trait Notify<T>: Send + 'static {
+    fn notify(&mut self, done: Vec<Completion<T>>);
+}
+
+impl<T, F: FnMut(Vec<Completion<T>>) + Send + 'static> Notify<T> for F {
+    fn notify(&mut self, done: Vec<Completion<T>>) {
+        self(done)
+    }
+}
+
+/// Handle to a running storage thread. Dropping it lets the thread finish the queued
+/// requests, close the backend and exit.
+pub struct Worker<T> {
+    tx: Sender<Request<T>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<T: Send + 'static> Worker<T> {
+    pub fn spawn(notify: impl Notify<T>) -> Result<Self> {
+        let (tx, rx) = channel();
+        let thread = std::thread::Builder::new()
+            .name("baileys-rust-auth".into())
+            .spawn(move || serve(rx, notify))
+            .map_err(|e| Error::new(Code::Internal, format!("cannot start storage thread: {e}")))?;
+        Ok(Worker {
+            tx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a request. Fails only if the thread is gone, giving the ticket back.
+    pub fn send(&self, op: Op, ticket: T) -> std::result::Result<(), T> {
+        self.tx.send(Request { op, ticket }).map_err(|e| e.0.ticket)
+    }
+
+    /// Waits for the thread to exit (after a `Close` request, or once every handle is gone).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            drop(self.tx);
+            let _ = t.join();
+        }
+    }
+}
+
+fn panicked() -> Error {
+    Error::new(
+        Code::Internal,
+        "the storage thread hit a bug (a panic was caught); nothing of this call was written",
+    )
+}
+
+/// Runs `f`, turning a panic into an `Internal` error so that it never crosses into Node.
+fn guarded<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(panicked()))
+}
+
+fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>) {
+    let mut backend: Option<Box<dyn Backend>> = None;
+    let mut open_error = Error::new(Code::Internal, "the store was not opened");
+    let mut next: Option<Request<T>> = None;
+    loop {
+        let Some(req) = next.take().or_else(|| rx.recv().ok()) else {
+            return; // every handle dropped
+        };
+        let Request { op, ticket } = req;
+        let be = match (&op, backend.as_mut()) {
+            (Op::Open(_), _) | (Op::Close, _) => None,
+            (_, Some(be)) => Some(be),
+            (_, None) => {
+                notify.notify(vec![Completion {
+                    ticket,
+                    result: Err(open_error.clone()),
+                }]);
+                continue;
+            }
+        };
+        let done = match op {
+            Op::Open(open) => {
+                let result = guarded(open);
+                let result = match result {
+                    Ok(b) => {
+                        backend = Some(b);
+                        Ok(Reply::Done)
+                    }
+                    Err(e) => {
+                        open_error = e.clone();
+                        Err(e)
+                    }
+                };
+                vec![Completion { ticket, result }]
+            }
+            Op::Close => {
+                drop(backend.take()); // closes the connection before the promise resolves
+                notify.notify(vec![Completion {
+                    ticket,
+                    result: Ok(Reply::Done),
+                }]);
+                // Anything queued behind close is refused.
+                while let Ok(r) = rx.try_recv() {
+                    notify.notify(vec![Completion {
+                        ticket: r.ticket,
+                        result: Err(Error::closed()),
+                    }]);
+                }
+                return;
+            }
+            Op::Get { kind, ids } => {
+                let be = be.expect("checked above");
+                let result = guarded(|| be.get(&kind, &ids)).map(Reply::Entries);
+                vec![Completion { ticket, result }]
+            }
+            Op::LoadCreds => {
+                let be = be.expect("checked above");
+                vec![Completion {
+                    ticket,
+                    result: guarded(|| be.load_creds()).map(Reply::Creds),
+                }]
+            }
+            Op::List {
+                kind,
+                after,
+                limit,
+                with_values,
+            } => {
+                let be = be.expect("checked above");
+                let result = guarded(|| be.list(&kind, after.as_deref(), limit, with_values))
+                    .map(Reply::Entries);
+                vec![Completion { ticket, result }]
+            }
+            Op::Write(first) => {
+                let be = be.expect("checked above");
+                let mut tickets = vec![ticket];
+                let mut batch = vec![first];
+                // Fold in the writes already waiting; stop at the first non-write so that
+                // it still observes every write queued before it.
+                while batch.len() < MAX_GROUP {
+                    match rx.try_recv() {
+                        Ok(Request {
+                            op: Op::Write(m),
+                            ticket,
+                        }) => {
+                            batch.push(m);
+                            tickets.push(ticket);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    }
+                }
+                write_group(be.as_mut(), batch, tickets)
+            }
+        };
+        notify.notify(done);
+    }
+}
+
+/// Commits a group of writes and pairs each result with its ticket.
+fn write_group<T>(
+    be: &mut dyn Backend,
+    mut batch: Vec<Mutation>,
+    tickets: Vec<T>,
+) -> Vec<Completion<T>> {
+    // Only the last creds of a group need writing: the earlier ones would be overwritten in
+    // the same commit. Their callers get the outcome of the write that replaced them.
+    let last_creds = batch.iter().rposition(|m| matches!(m, Mutation::Creds(_)));
+    let mut superseded = vec![false; batch.len()];
+    if let Some(last) = last_creds {
+        for (i, m) in batch.iter_mut().enumerate().take(last) {
+            if matches!(m, Mutation::Creds(_)) {
+                superseded[i] = true;
+                *m = Mutation::Keys(Vec::new());
+            }
+        }
+    }
+    let results = catch_unwind(AssertUnwindSafe(|| be.apply(&batch)))
+        .unwrap_or_else(|_| batch.iter().map(|_| Err(panicked())).collect());
+    let replacing = last_creds.map(|i| results[i].clone());
+    tickets
+        .into_iter()
+        .zip(results)
+        .zip(superseded)
+        .map(|((ticket, result), superseded)| {
+            let result = match (superseded, &replacing) {
+                (true, Some(r)) => r.clone(),
+                _ => result,
+            };
+            Completion {
+                ticket,
+                result: result.map(|()| Reply::Done),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,192 @@
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use super::*;
+use crate::backend::KeyWrite;
+
+/// A backend that records what it was asked, for checking the worker's scheduling.
+#[derive(Default)]
+struct Recorder {
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    fail_id: Option<String>,
+}
+
+impl Backend for Recorder {
+    fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
+        self.log.lock().unwrap().push(format!("get {kind}"));
+        if ids.iter().any(|i| i == "panic") {
+            panic!("boom");
+        }
+        Ok(ids.iter().map(|i| (i.clone(), vec![])).collect())
+    }
+    fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+    fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("apply {}", batch.len()));
+        batch
+            .iter()
+            .map(|m| match m {
+                Mutation::Keys(w) if w.iter().any(|w| Some(&w.id) == self.fail_id.as_ref()) => {
+                    Err(Error::new(Code::DiskFull, "full"))
+                }
+                _ => Ok(()),
+            })
+            .collect()
+    }
+    fn list(&mut self, _: &str, _: Option<&str>, _: usize, _: bool) -> Result<Vec<Entry>> {
+        Ok(vec![])
+    }
+}
+
+fn start(backend: Recorder) -> (Worker<u32>, Receiver<(u32, Result<Reply>)>) {
+    let (tx, rx) = channel();
+    let worker = Worker::spawn(move |done: Vec<Completion<u32>>| {
+        for c in done {
+            tx.send((c.ticket, c.result)).unwrap();
+        }
+    })
+    .unwrap();
+    worker
+        .send(
+            Op::Open(Box::new(move || Ok(Box::new(backend) as Box<dyn Backend>))),
+            0,
+        )
+        .ok()
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), (0, Ok(Reply::Done)));
+    (worker, rx)
+}
+
+fn write(id: &str) -> Op {
+    Op::Write(Mutation::Keys(vec![KeyWrite {
+        kind: "t".into(),
+        id: id.into(),
+        value: Some(vec![1]),
+    }]))
+}
+
+#[test]
+fn requests_complete_in_order_and_writes_are_grouped() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (worker, rx) = start(Recorder {
+        log: log.clone(),
+        fail_id: Some("bad".into()),
+    });
+    // Hold the thread on a first request so the rest queue up behind it.
+    let (gate_tx, gate_rx) = channel::<()>();
+    worker
+        .send(
+            Op::Open(Box::new(move || {
+                gate_rx.recv_timeout(Duration::from_secs(5)).ok();
+                Err(Error::invalid("second open"))
+            })),
+            1,
+        )
+        .ok()
+        .unwrap();
+    for (i, id) in ["a", "bad", "c"].iter().enumerate() {
+        worker.send(write(id), 10 + i as u32).ok().unwrap();
+    }
+    worker
+        .send(
+            Op::Get {
+                kind: "t".into(),
+                ids: vec!["x".into()],
+            },
+            20,
+        )
+        .ok()
+        .unwrap();
+    worker.send(write("d"), 30).ok().unwrap();
+    gate_tx.send(()).unwrap();
+
+    let got: Vec<_> = (0..6).map(|_| rx.recv().unwrap()).collect();
+    let tickets: Vec<u32> = got.iter().map(|g| g.0).collect();
+    assert_eq!(tickets, [1, 10, 11, 12, 20, 30]);
+    assert!(got[1].1.is_ok() && got[3].1.is_ok());
+    assert_eq!(got[2].1.as_ref().unwrap_err().code, Code::DiskFull);
+    // The gate's failed open left the first backend in place.
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["apply 3", "get t", "apply 1"],
+        "three queued writes share one commit; the get waits for it"
+    );
+    drop(worker);
+}
+
+#[test]
+fn a_panic_becomes_an_internal_error() {
+    let (worker, rx) = start(Recorder::default());
+    worker
+        .send(
+            Op::Get {
+                kind: "t".into(),
+                ids: vec!["panic".into()],
+            },
+            1,
+        )
+        .ok()
+        .unwrap();
+    assert_eq!(rx.recv().unwrap().1.unwrap_err().code, Code::Internal);
+    worker
+        .send(
+            Op::Get {
+                kind: "t".into(),
+                ids: vec!["fine".into()],
+            },
+            2,
+        )
+        .ok()
+        .unwrap();
+    assert!(rx.recv().unwrap().1.is_ok());
+}
+
+#[test]
+fn close_answers_then_refuses_the_rest() {
+    let (worker, rx) = start(Recorder::default());
+    worker.send(write("a"), 1).ok().unwrap();
+    worker.send(Op::Close, 2).ok().unwrap();
+    worker.send(write("b"), 3).ok().unwrap();
+    assert!(rx.recv().unwrap().1.is_ok());
+    assert_eq!(rx.recv().unwrap(), (2, Ok(Reply::Done)));
+    worker.join();
+    // Request 3 was either refused by the closing thread or never delivered.
+    if let Ok((3, r)) = rx.recv_timeout(Duration::from_millis(100)) {
+        assert_eq!(r.unwrap_err().code, Code::Closed);
+    }
+}
+
+#[test]
+fn superseded_creds_share_the_last_ones_fate() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (worker, rx) = start(Recorder {
+        log: log.clone(),
+        fail_id: None,
+    });
+    let (gate_tx, gate_rx) = channel::<()>();
+    worker
+        .send(
+            Op::Open(Box::new(move || {
+                gate_rx.recv().ok();
+                Err(Error::invalid("gate"))
+            })),
+            0,
+        )
+        .ok()
+        .unwrap();
+    for t in 1..=3 {
+        worker
+            .send(Op::Write(Mutation::Creds(vec![t as u8])), t)
+            .ok()
+            .unwrap();
+    }
+    gate_tx.send(()).unwrap();
+    assert_eq!(rx.recv().unwrap().0, 0);
+    for t in 1..=3 {
+        assert_eq!(rx.recv().unwrap(), (t, Ok(Reply::Done)));
+    }
+}
