@@ -111,7 +111,9 @@ async function useRustAuthState(path, options) {
     creds = initAuthCreds()
     await store.saveCreds(creds)
   }
-  const close = () => store.close()
+  // Idempotent: shutdown paths often close twice, and the second call waits for the first.
+  let closing
+  const close = () => (closing ??= store.close())
   return {
     state: { creds, keys: makeKeys(store, proto) },
     // Called as `ev.on('creds.update', saveCreds)`: the update argument is ignored, the
