@@ -13,13 +13,30 @@ export declare class NativeStore {
   constructor()
   /** Opens (creating if needed) the SQLite file; index.js has checked the arguments. */
   open(path: string, session: string, full: boolean, busyTimeoutMs: number): Raw
-  get(kind: unknown, ids: unknown): Raw
-  set(data: unknown): Raw
+  /**
+   * Opens the JavaScript-thread reader, once `open` has resolved. Without it every read
+   * goes through the storage thread, which is only slower.
+   */
+  openReader(): boolean
+  /** `ids`: an ids frame (src/wire.rs). Resolves to an entries frame. */
+  get(kind: string, ids: Buffer): Raw
+  /**
+   * A small read answered at once on this thread, or `null` when it must go through
+   * `get` (writes in flight, many ids, or any trouble, which `get` then reports).
+   */
+  getSync(kind: string, ids: Buffer): Buffer | null
+  /** `frame`: a set frame (src/wire.rs), applied in one transaction. */
+  set(frame: Buffer): Raw
   clear(): Raw
+  /** Resolves to the encoded creds, or `null` for a new session. */
   loadCreds(): Raw
-  saveCreds(creds: unknown): Raw
-  /** One page of `list`/`listIds`: up to `limit` entries after `after`, in id order. */
-  listPage(kind: unknown, after: string | undefined | null, limit: number, withValues: boolean): Raw
+  /** `creds`: one encoded value. */
+  saveCreds(creds: Buffer): Raw
+  /**
+   * One page of `list`/`listIds`: up to `limit` entries after `after`, in id order, as
+   * an entries frame (values empty unless `withValues`).
+   */
+  listPage(kind: string, after: string | undefined | null, limit: number, withValues: boolean): Raw
   /** Waits for every queued call, closes the file, and refuses later calls. */
   close(): Raw
   get closed(): boolean

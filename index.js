@@ -1,22 +1,11 @@
 'use strict'
 // baileys-rust-auth: Baileys' auth state in one transactional SQLite file.
-// This file only shapes the API; storage, encoding and errors live in the native core.
+// This file shapes the API; values are encoded in lib/codec.js, stored by the native core.
 
 const { resolve } = require('node:path')
 const native = require('./binding.js')
-
-/** An error from the auth store; `code` is stable (see README, "Error codes"). */
-class AuthStateError extends Error {
-  constructor(message, code) {
-    super(message)
-    this.name = 'AuthStateError'
-    this.code = code
-  }
-}
-native.setErrorClass(AuthStateError)
-
-/** Every error code, as `{ ERR_X: 'ERR_X' }`. */
-const ErrorCode = Object.freeze(Object.fromEntries(native.errorCodes().map((c) => [c, c])))
+const { AuthStateError, ErrorCode } = require('./lib/errors.js')
+const codec = require('./lib/codec.js')
 
 const DURABILITY = ['normal', 'full']
 const LIST_PAGE = 256
@@ -58,37 +47,86 @@ function checkOptions(path, options) {
   return { sessionId, durability, busyTimeoutMs }
 }
 
+const noop = () => {}
+
+/**
+ * Hands calls to the native store in the order they were made. An encoder returns a frame,
+ * or a promise of one when large data is encoded in slices; calls made meanwhile wait their
+ * turn. A bad argument becomes a rejected promise, never a throw.
+ */
+function makeSubmitter() {
+  let tail = null // settles once every call made so far has reached the native store
+
+  function after(framed, send) {
+    let submitted = noop
+    const done = new Promise((resolve) => (submitted = resolve))
+    tail = done
+    done.then(() => {
+      if (tail === done) tail = null
+    })
+    return framed.then(
+      (frame) => {
+        submitted()
+        return send(frame)
+      },
+      (err) => {
+        submitted()
+        throw err
+      },
+    )
+  }
+
+  return function submit(encode, send) {
+    if (tail !== null) return after(tail.then(encode), send)
+    let frame
+    try {
+      frame = encode()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return frame instanceof Promise ? after(frame, send) : send(frame)
+  }
+}
+
 /** Streams a type's entries page by page, so a huge type is never held in memory whole. */
-async function* pages(store, type, withValues) {
+async function* pages(store, type, withValues, present) {
+  codec.checkType(type)
   let after = null
   for (;;) {
-    const page = await store.listPage(type, after, LIST_PAGE, withValues)
-    yield* page
+    const page = await codec.decodeList(await store.listPage(type, after, LIST_PAGE, withValues), withValues)
+    for (const item of page) yield present(item)
     if (page.length < LIST_PAGE) return
     const last = page[page.length - 1]
     after = withValues ? last[0] : last
   }
 }
 
-function makeKeys(store, proto) {
+function makeKeys(store, submit, proto) {
   const AppStateSyncKeyData = proto.Message.AppStateSyncKeyData
+  const same = (x) => x
   // Baileys reads app-state keys as protobuf messages (as useMultiFileAuthState returns them).
   const asAppStateKeys = (found) => {
     for (const id in found) found[id] = AppStateSyncKeyData.fromObject(found[id])
     return found
   }
+  const asAppStatePair = ([id, v]) => [id, AppStateSyncKeyData.fromObject(v)]
   return {
-    get: (type, ids) =>
-      type === 'app-state-sync-key' ? store.get(type, ids).then(asAppStateKeys) : store.get(type, ids),
-    set: (data) => store.set(data),
-    clear: () => store.clear(),
-    list: (type) =>
-      type === 'app-state-sync-key'
-        ? (async function* () {
-            for await (const [id, v] of pages(store, type, true)) yield [id, AppStateSyncKeyData.fromObject(v)]
-          })()
-        : pages(store, type, true),
-    listIds: (type) => pages(store, type, false),
+    get(type, ids) {
+      return submit(
+        () => (codec.checkType(type), codec.encodeIds(ids)),
+        (frame) => {
+          const present = type === 'app-state-sync-key' ? asAppStateKeys : same
+          // Small reads are answered on this thread when no write is in flight.
+          const now = store.getSync(type, frame)
+          const found = now !== null ? Promise.resolve(codec.decodeMap(now)) : store.get(type, frame).then(codec.decodeMap)
+          return present === same ? found : found.then(present)
+        },
+      )
+    },
+    set: (data) => submit(() => codec.encodeSet(data), (frame) => store.set(frame)),
+    clear: () => submit(noop, () => store.clear()),
+    list: (type) => pages(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
+    listIds: (type) => pages(store, type, false, same),
   }
 }
 
@@ -102,23 +140,24 @@ async function useRustAuthState(path, options) {
   const store = new native.NativeStore()
   try {
     await store.open(resolve(path), sessionId, durability === 'full', busyTimeoutMs)
+    store.openReader()
   } catch (err) {
     store.close().catch(() => {})
     throw err
   }
-  let creds = await store.loadCreds()
-  if (creds === null) {
-    creds = initAuthCreds()
-    await store.saveCreds(creds)
-  }
+  const saved = await store.loadCreds()
+  const creds = saved === null ? initAuthCreds() : codec.decodeValue(saved)
+  const submit = makeSubmitter()
+  const saveCreds = () => submit(() => codec.encodeValue(creds), (bytes) => store.saveCreds(bytes))
+  if (saved === null) await saveCreds()
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
   let closing
-  const close = () => (closing ??= store.close())
+  const close = () => (closing ??= submit(noop, () => store.close()))
   return {
-    state: { creds, keys: makeKeys(store, proto) },
+    state: { creds, keys: makeKeys(store, submit, proto) },
     // Called as `ev.on('creds.update', saveCreds)`: the update argument is ignored, the
     // object Baileys mutated in place is what is saved.
-    saveCreds: () => store.saveCreds(creds),
+    saveCreds,
     close,
   }
 }

@@ -15,9 +15,18 @@
 //! | 9   | object    | varint count, then (varint length, UTF-8 key, value)* |
 //! | 10  | string16  | varint unit count, UTF-16LE (strings with lone surrogates) |
 //! | 11  | date      | f64 milliseconds, little endian                    |
+//! | 12  | base64    | varint length, the decoded bytes of a canonical base64 string (stored form only) |
 //!
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
+//!
+//! Two forms exist. The *wire* form (tags 0-11) is what lib/codec.js writes and reads. The
+//! *stored* form may also use tag 12: libsignal keeps its session records as JSON full of
+//! base64 strings, and storing those as their bytes saves a quarter of their size. Strings
+//! are only compacted when decoding and re-encoding gives the same text back, so the
+//! round trip stays exact. On the way out a stored value is rendered either as JSON text
+//! (when it holds nothing JSON cannot say exactly, so JavaScript can use `JSON.parse`) or
+//! back in the wire form.
 
 use crate::error::{Code, Error, Result};
 
@@ -34,6 +43,7 @@ pub mod tag {
     pub const OBJECT: u8 = 9;
     pub const STRING16: u8 = 10;
     pub const DATE: u8 = 11;
+    pub const BASE64: u8 = 12;
 }
 
 /// Deepest nesting accepted. Baileys' values nest about six levels.
@@ -190,6 +200,8 @@ pub enum Token<'a> {
     Str(&'a str),
     /// UTF-16LE code units, two bytes each.
     Str16(&'a [u8]),
+    /// A string stored as the bytes its canonical base64 text decodes to.
+    Base64(&'a [u8]),
     Bytes(&'a [u8]),
     Date(f64),
     /// An array; its `usize` items follow.
@@ -297,6 +309,10 @@ impl<'a> Reader<'a> {
                 Token::Bytes(self.take(n)?)
             }
             tag::DATE => Token::Date(self.f64()?),
+            tag::BASE64 => {
+                let n = self.len(1)?;
+                Token::Base64(self.take(n)?)
+            }
             // Each item or entry takes at least one byte: a count beyond that is corrupt,
             // which also bounds any allocation made from it.
             tag::ARRAY => Token::Array(self.len(1)?),
@@ -337,6 +353,245 @@ pub fn validate(bytes: &[u8]) -> Result<()> {
     let mut r = Reader::new(bytes);
     r.skip(0)?;
     r.finish()
+}
+
+/// Strings shorter than this stay text: compacting them saves too little.
+const MIN_BASE64: usize = 16;
+
+/// Wire form to stored form: checks the value and compacts canonical base64 strings.
+pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
+    let mut r = Reader::new(wire);
+    let mut w = Writer::with_capacity(wire.len());
+    copy(
+        &mut r,
+        &mut w,
+        0,
+        &|w, s| match base64::decode_canonical(s) {
+            Some(bytes) if s.len() >= MIN_BASE64 => {
+                w.buf.push(tag::BASE64);
+                w.varint(bytes.len() as u64);
+                w.buf.extend_from_slice(&bytes);
+            }
+            _ => w.string(s),
+        },
+    )?;
+    r.finish()?;
+    Ok(w.into_bytes())
+}
+
+/// A stored value, ready for JavaScript.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Presented {
+    /// JSON text that `JSON.parse` turns into exactly the stored value.
+    Json(Vec<u8>),
+    /// The wire form, for values JSON cannot carry exactly (bytes, undefined, -0...).
+    Wire(Vec<u8>),
+}
+
+/// Renders a stored value for JavaScript: as JSON when that is exact, else in wire form.
+pub fn present(stored: &[u8]) -> Result<Presented> {
+    let mut json = Vec::with_capacity(stored.len() + stored.len() / 3 + 16);
+    let mut r = Reader::new(stored);
+    match to_json(&mut r, &mut json, 0)? {
+        true => {
+            r.finish()?;
+            Ok(Presented::Json(json))
+        }
+        false => {
+            let mut r = Reader::new(stored);
+            let mut w = Writer::with_capacity(stored.len() + stored.len() / 3);
+            copy(&mut r, &mut w, 0, &|w, s| w.string(s))?;
+            r.finish()?;
+            Ok(Presented::Wire(w.into_bytes()))
+        }
+    }
+}
+
+/// Copies one value token by token; base64-stored strings are expanded back to text and
+/// every text string goes through `string`.
+fn copy(
+    r: &mut Reader<'_>,
+    w: &mut Writer,
+    depth: usize,
+    string: &dyn Fn(&mut Writer, &str),
+) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::corrupt("stored value is nested too deep"));
+    }
+    match r.token()? {
+        Token::Undefined => w.undefined(),
+        Token::Null => w.null(),
+        Token::Bool(b) => w.bool(b),
+        Token::Number(n) => w.number(n),
+        Token::Str(s) => string(w, s),
+        Token::Base64(b) => w.string(&base64::encode(b)),
+        Token::Str16(b) => w.string16(&utf16_units(b)),
+        Token::Bytes(b) => w.bytes(b),
+        Token::Date(d) => w.date(d),
+        Token::Array(n) => {
+            w.array(n);
+            for _ in 0..n {
+                copy(r, w, depth + 1, string)?;
+            }
+        }
+        Token::Object(n) => {
+            w.object(n);
+            for _ in 0..n {
+                w.key(r.key()?);
+                copy(r, w, depth + 1, string)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&s.as_bytes()[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.push(b'"');
+}
+
+/// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot say
+/// exactly.
+fn to_json(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<bool> {
+    if depth > MAX_DEPTH {
+        return Err(Error::corrupt("stored value is nested too deep"));
+    }
+    match r.token()? {
+        Token::Null => out.extend_from_slice(b"null"),
+        Token::Bool(true) => out.extend_from_slice(b"true"),
+        Token::Bool(false) => out.extend_from_slice(b"false"),
+        Token::Number(n) => {
+            if !n.is_finite() || (n == 0.0 && n.is_sign_negative()) {
+                return Ok(false);
+            }
+            if n.fract() == 0.0 && n.abs() < MAX_SAFE_INT {
+                out.extend_from_slice((n as i64).to_string().as_bytes());
+            } else {
+                // Rust prints the shortest digits that read back as the same f64.
+                out.extend_from_slice(format!("{n:?}").as_bytes());
+            }
+        }
+        Token::Str(s) => json_string(out, s),
+        Token::Base64(b) => {
+            out.push(b'"');
+            out.extend_from_slice(base64::encode(b).as_bytes());
+            out.push(b'"');
+        }
+        Token::Array(n) => {
+            out.push(b'[');
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !to_json(r, out, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            out.push(b']');
+        }
+        Token::Object(n) => {
+            out.push(b'{');
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_string(out, r.key()?);
+                out.push(b':');
+                if !to_json(r, out, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            out.push(b'}');
+        }
+        Token::Undefined | Token::Str16(_) | Token::Bytes(_) | Token::Date(_) => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Standard base64 (RFC 4648, padded), as libsignal and Buffer write it.
+pub mod base64 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    pub fn encode(bytes: &[u8]) -> String {
+        let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+        for chunk in bytes.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]);
+                } else {
+                    out.push(b'=');
+                }
+            }
+        }
+        String::from_utf8(out).expect("base64 is ASCII")
+    }
+
+    fn sextet(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+
+    /// The bytes of `s` if it is base64 that encodes back to exactly `s` (padding and unused
+    /// bits included); `None` for anything else.
+    pub fn decode_canonical(s: &str) -> Option<Vec<u8>> {
+        let s = s.as_bytes();
+        if s.is_empty() || !s.len().is_multiple_of(4) {
+            return None;
+        }
+        let pad = s.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut out = Vec::with_capacity(s.len() / 4 * 3);
+        for (i, quad) in s.chunks(4).enumerate() {
+            let last = i == s.len() / 4 - 1;
+            let used = if last { 4 - pad } else { 4 };
+            let mut n = 0u32;
+            for (j, &c) in quad.iter().enumerate() {
+                n <<= 6;
+                if j < used {
+                    n |= sextet(c)?;
+                }
+            }
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            let keep = used - 1;
+            // Bits past the last byte must be zero, or re-encoding would differ.
+            if bytes[keep..].iter().any(|&b| b != 0) {
+                return None;
+            }
+            out.extend_from_slice(&bytes[..keep]);
+        }
+        Some(out)
+    }
 }
 
 /// A decoded value as a Rust tree: for tests, tools and anything that inspects data
@@ -404,6 +659,7 @@ impl Value {
             Token::Number(n) => Value::Number(n),
             Token::Str(s) => Value::String(s.to_owned()),
             Token::Str16(b) => Value::String16(utf16_units(b)),
+            Token::Base64(b) => Value::String(base64::encode(b)),
             Token::Bytes(b) => Value::Bytes(b.to_vec()),
             Token::Date(d) => Value::Date(d),
             Token::Array(n) => Value::Array(
@@ -537,6 +793,103 @@ mod tests {
             Value::decode(&[tag::STRING, 1, 0xff]).unwrap_err().code,
             Code::Corrupt
         );
+    }
+
+    #[test]
+    fn base64_is_recognised_only_when_canonical() {
+        for bytes in [
+            vec![],
+            vec![0],
+            vec![1, 2],
+            vec![1, 2, 3],
+            (0..=255).collect(),
+        ] {
+            let text = base64::encode(&bytes);
+            let back = base64::decode_canonical(&text);
+            assert_eq!(back.as_deref(), (!bytes.is_empty()).then_some(&bytes[..]));
+        }
+        assert_eq!(base64::encode(b"hello"), "aGVsbG8=");
+        // Same bytes as "aGVsbG8=" but with unused bits set: not canonical, must stay text.
+        for s in [
+            "aGVsbG9=",
+            "aGVsbG8",
+            "aGVs bG8=",
+            "aGVsbG8==",
+            "====",
+            "aG=sbG8=",
+        ] {
+            assert_eq!(base64::decode_canonical(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn stored_form_compacts_base64_and_presents_exactly() {
+        let key = base64::encode(&[7u8; 33]);
+        let session = Value::Object(vec![
+            ("version".into(), Value::String("v1".into())),
+            ("rootKey".into(), Value::String(key.clone())),
+            (
+                key.clone(),
+                Value::Array(vec![Value::Number(-3.0), Value::Number(0.5)]),
+            ),
+            (
+                "text".into(),
+                Value::String("quote \" slash \\ nl \n é".into()),
+            ),
+        ]);
+        let wire = session.encode();
+        let stored = to_stored(&wire).unwrap();
+        assert!(
+            stored.len() < wire.len() - 10,
+            "{} vs {}",
+            stored.len(),
+            wire.len()
+        );
+        match present(&stored).unwrap() {
+            Presented::Json(text) => {
+                let text = String::from_utf8(text).unwrap();
+                assert_eq!(
+                    text,
+                    format!(
+                        r#"{{"version":"v1","rootKey":"{key}","{key}":[-3,0.5],"text":"quote \" slash \\ nl \u000a é"}}"#
+                    )
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Anything JSON cannot carry exactly comes back in wire form, base64 expanded.
+        for special in [
+            Value::Bytes(vec![1]),
+            Value::Undefined,
+            Value::Number(-0.0),
+            Value::Number(f64::NAN),
+            Value::Date(1.0),
+            Value::String16(vec![0xd800]),
+        ] {
+            let v = Value::Array(vec![Value::String(key.clone()), special]);
+            let stored = to_stored(&v.encode()).unwrap();
+            assert_eq!(present(&stored).unwrap(), Presented::Wire(v.encode()));
+        }
+    }
+
+    #[test]
+    fn json_numbers_read_back_identically() {
+        for n in [
+            0.1,
+            1e21,
+            1.5e-7,
+            123456.789,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            2f64.powi(53),
+        ] {
+            let stored = to_stored(&Value::Number(n).encode()).unwrap();
+            let Presented::Json(text) = present(&stored).unwrap() else {
+                panic!("{n} should be JSON")
+            };
+            let text = String::from_utf8(text).unwrap();
+            assert_eq!(text.parse::<f64>().unwrap(), n, "{text}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod codec;
 pub mod error;
 pub mod sqlite;
+pub mod wire;
 pub mod worker;
 
 mod binding;

@@ -9,8 +9,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 
-use crate::backend::{Backend, Entry, Mutation};
+use crate::backend::{Backend, Mutation};
 use crate::error::{Code, Error, Result};
+use crate::{codec, wire};
 
 /// Most writes folded into one commit: bounds the latency a large queue adds to its head.
 const MAX_GROUP: usize = 256;
@@ -19,9 +20,10 @@ pub type Opener = Box<dyn FnOnce() -> Result<Box<dyn Backend>> + Send>;
 
 pub enum Op {
     Open(Opener),
+    /// `ids` is an ids frame (src/wire.rs).
     Get {
         kind: String,
-        ids: Vec<String>,
+        ids: Vec<u8>,
     },
     LoadCreds,
     List {
@@ -30,6 +32,8 @@ pub enum Op {
         limit: usize,
         with_values: bool,
     },
+    /// A set frame (src/wire.rs), parsed on the storage thread.
+    Set(Vec<u8>),
     Write(Mutation),
     Close,
 }
@@ -37,7 +41,8 @@ pub enum Op {
 #[derive(Debug, PartialEq)]
 pub enum Reply {
     Done,
-    Entries(Vec<Entry>),
+    /// An entries frame (src/wire.rs).
+    Frame(Vec<u8>),
     Creds(Option<Vec<u8>>),
 }
 
@@ -113,89 +118,22 @@ fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>) {
     let mut open_error = Error::new(Code::Internal, "the store was not opened");
     let mut next: Option<Request<T>> = None;
     loop {
-        let Some(req) = next.take().or_else(|| rx.recv().ok()) else {
+        let Some(Request { op, ticket }) = next.take().or_else(|| rx.recv().ok()) else {
             return; // every handle dropped
         };
-        let Request { op, ticket } = req;
-        let be = match (&op, backend.as_mut()) {
-            (Op::Open(_), _) | (Op::Close, _) => None,
-            (_, Some(be)) => Some(be),
-            (_, None) => {
-                notify.notify(vec![Completion {
-                    ticket,
-                    result: Err(open_error.clone()),
-                }]);
-                continue;
-            }
-        };
         let done = match op {
-            Op::Open(open) => {
-                let result = guarded(open);
-                let result = match result {
-                    Ok(b) => {
-                        backend = Some(b);
-                        Ok(Reply::Done)
-                    }
-                    Err(e) => {
-                        open_error = e.clone();
-                        Err(e)
-                    }
-                };
-                vec![Completion { ticket, result }]
-            }
-            Op::Close => {
-                drop(backend.take()); // closes the connection before the promise resolves
-                notify.notify(vec![Completion {
-                    ticket,
-                    result: Ok(Reply::Done),
-                }]);
-                // Anything queued behind close is refused.
-                while let Ok(r) = rx.try_recv() {
-                    notify.notify(vec![Completion {
-                        ticket: r.ticket,
-                        result: Err(Error::closed()),
-                    }]);
-                }
-                return;
-            }
-            Op::Get { kind, ids } => {
-                let be = be.expect("checked above");
-                let result = guarded(|| be.get(&kind, &ids)).map(Reply::Entries);
-                vec![Completion { ticket, result }]
-            }
-            Op::LoadCreds => {
-                let be = be.expect("checked above");
-                vec![Completion {
-                    ticket,
-                    result: guarded(|| be.load_creds()).map(Reply::Creds),
-                }]
-            }
-            Op::List {
-                kind,
-                after,
-                limit,
-                with_values,
-            } => {
-                let be = be.expect("checked above");
-                let result = guarded(|| be.list(&kind, after.as_deref(), limit, with_values))
-                    .map(Reply::Entries);
-                vec![Completion { ticket, result }]
-            }
-            Op::Write(first) => {
-                let be = be.expect("checked above");
-                let mut tickets = vec![ticket];
-                let mut batch = vec![first];
+            op @ (Op::Set(_) | Op::Write(_)) if backend.is_some() => {
+                let be = backend.as_mut().expect("checked above");
+                let mut group = Group::default();
+                group.take(op, ticket);
                 // Fold in the writes already waiting; stop at the first non-write so that
                 // it still observes every write queued before it.
-                while batch.len() < MAX_GROUP {
+                while group.len() < MAX_GROUP {
                     match rx.try_recv() {
                         Ok(Request {
-                            op: Op::Write(m),
+                            op: op @ (Op::Set(_) | Op::Write(_)),
                             ticket,
-                        }) => {
-                            batch.push(m);
-                            tickets.push(ticket);
-                        }
+                        }) => group.take(op, ticket),
                         Ok(other) => {
                             next = Some(other);
                             break;
@@ -203,10 +141,132 @@ fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>) {
                         Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                     }
                 }
-                write_group(be.as_mut(), batch, tickets)
+                let mut done = group.refused;
+                done.extend(write_group(be.as_mut(), group.batch, group.tickets));
+                Some(done)
             }
+            op => serve_one(op, ticket, &mut backend, &mut open_error, &rx, &mut notify),
         };
+        let Some(done) = done else { return };
         notify.notify(done);
+    }
+}
+
+/// Serves a request that is not a write; `None` once the store is closed.
+fn serve_one<T>(
+    op: Op,
+    ticket: T,
+    backend: &mut Option<Box<dyn Backend>>,
+    open_error: &mut Error,
+    rx: &Receiver<Request<T>>,
+    notify: &mut impl Notify<T>,
+) -> Option<Vec<Completion<T>>> {
+    let result = match op {
+        Op::Open(open) => match guarded(open) {
+            Ok(b) => {
+                *backend = Some(b);
+                Ok(Reply::Done)
+            }
+            Err(e) => {
+                *open_error = e.clone();
+                Err(e)
+            }
+        },
+        Op::Close => {
+            drop(backend.take()); // closes the connection before the promise resolves
+            notify.notify(vec![Completion {
+                ticket,
+                result: Ok(Reply::Done),
+            }]);
+            // Anything queued behind close is refused.
+            while let Ok(r) = rx.try_recv() {
+                notify.notify(vec![Completion {
+                    ticket: r.ticket,
+                    result: Err(Error::closed()),
+                }]);
+            }
+            return None;
+        }
+        _ if backend.is_none() => Err(open_error.clone()),
+        Op::Get { kind, ids } => {
+            let be = backend.as_mut().expect("checked above");
+            guarded(|| {
+                let found = be.get(&kind, &wire::parse_ids(&ids)?)?;
+                wire::entries_frame(&kind, &found).map(Reply::Frame)
+            })
+        }
+        Op::LoadCreds => {
+            let be = backend.as_mut().expect("checked above");
+            guarded(|| {
+                let creds = match be.load_creds()? {
+                    Some(stored) => {
+                        let mut out = Vec::with_capacity(stored.len() * 4 / 3 + 1);
+                        wire::present("creds", "", &stored, &mut out)?;
+                        Some(out)
+                    }
+                    None => None,
+                };
+                Ok(Reply::Creds(creds))
+            })
+        }
+        Op::List {
+            kind,
+            after,
+            limit,
+            with_values,
+        } => {
+            let be = backend.as_mut().expect("checked above");
+            guarded(|| {
+                let page = be.list(&kind, after.as_deref(), limit, with_values)?;
+                wire::entries_frame(&kind, &page).map(Reply::Frame)
+            })
+        }
+        Op::Set(_) | Op::Write(_) => unreachable!("writes are grouped by the caller"),
+    };
+    Some(vec![Completion { ticket, result }])
+}
+
+/// Writes gathered for one commit, and those refused before reaching it.
+struct Group<T> {
+    batch: Vec<Mutation>,
+    tickets: Vec<T>,
+    refused: Vec<Completion<T>>,
+}
+
+impl<T> Default for Group<T> {
+    fn default() -> Self {
+        Group {
+            batch: Vec::new(),
+            tickets: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+}
+
+impl<T> Group<T> {
+    fn len(&self) -> usize {
+        self.batch.len() + self.refused.len()
+    }
+
+    fn take(&mut self, op: Op, ticket: T) {
+        let parsed = match op {
+            Op::Write(Mutation::Creds(wire)) => {
+                guarded(|| codec::to_stored(&wire)).map(Mutation::Creds)
+            }
+            Op::Write(m) => Ok(m),
+            Op::Set(frame) => guarded(|| wire::parse_set(&frame)).map(Mutation::Keys),
+            _ => Err(Error::new(Code::Internal, "not a write")),
+        };
+        match parsed {
+            Ok(m) => {
+                self.batch.push(m);
+                self.tickets.push(ticket);
+            }
+            Err(e) => self.refused.push(Completion {
+                ticket,
+                result: Err(e),
+            }),
+        }
     }
 }
 

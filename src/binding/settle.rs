@@ -24,20 +24,16 @@ type Val = sys::napi_value;
 pub enum Shape {
     /// `undefined`.
     Done,
-    /// `{ [id]: value }` of the entries found.
-    Map,
-    /// `[[id, value], ...]`.
-    Pairs,
-    /// `[id, ...]`.
-    Ids,
-    /// The creds object, or `null`.
-    Creds,
+    /// A Buffer (an entries frame, or encoded creds; `null` when there are none).
+    Bytes,
 }
 
 /// A pending promise on its way through the storage thread.
 pub struct Ticket {
     deferred: usize,
     shape: Shape,
+    /// Whether this is a write: reads on the JavaScript thread wait until none is in flight.
+    write: bool,
 }
 
 impl Ticket {
@@ -46,6 +42,7 @@ impl Ticket {
         Ticket {
             deferred: 0,
             shape: Shape::Done,
+            write: false,
         }
     }
 }
@@ -92,7 +89,7 @@ pub unsafe fn error_value(env: Env, err: &Error) -> Val {
 }
 
 /// A new promise and the ticket that settles it.
-pub unsafe fn promise(env: Env, shape: Shape) -> Result<(Ticket, Val)> {
+pub unsafe fn promise(env: Env, shape: Shape, write: bool) -> Result<(Ticket, Val)> {
     let (mut deferred, mut p) = (ptr::null_mut(), ptr::null_mut());
     convert::check(
         env,
@@ -103,6 +100,7 @@ pub unsafe fn promise(env: Env, shape: Shape) -> Result<(Ticket, Val)> {
         Ticket {
             deferred: deferred as usize,
             shape,
+            write,
         },
         p,
     ))
@@ -110,7 +108,7 @@ pub unsafe fn promise(env: Env, shape: Shape) -> Result<(Ticket, Val)> {
 
 /// A promise already rejected with `err`.
 pub unsafe fn rejected(env: Env, err: &Error) -> Val {
-    match promise(env, Shape::Done) {
+    match promise(env, Shape::Done, false) {
         Ok((ticket, p)) => {
             settle(env, ticket, Err(err.clone()));
             p
@@ -120,41 +118,12 @@ pub unsafe fn rejected(env: Env, err: &Error) -> Val {
 }
 
 unsafe fn present(env: Env, shape: Shape, reply: Reply) -> Result<Val> {
-    use convert::*;
     match (shape, reply) {
-        (Shape::Done, _) => Ok(undefined(env)),
-        (Shape::Creds, Reply::Creds(None)) => Ok(null(env)),
-        (Shape::Creds, Reply::Creds(Some(bytes))) => decode(env, &bytes)
-            .map_err(|e| Error::corrupt(format!("stored creds do not decode: {}", e.message))),
-        (Shape::Map, Reply::Entries(entries)) => {
-            let obj = new_object(env)?;
-            for (id, bytes) in entries {
-                let v = decode(env, &bytes).map_err(|e| {
-                    Error::corrupt(format!(
-                        "stored value of id {id:?} does not decode: {}",
-                        e.message
-                    ))
-                })?;
-                set_property(env, obj, js_string(env, &id)?, v)?;
-            }
-            Ok(obj)
+        (Shape::Done, _) => Ok(convert::undefined(env)),
+        (Shape::Bytes, Reply::Frame(bytes) | Reply::Creds(Some(bytes))) => {
+            convert::js_buffer(env, bytes)
         }
-        (Shape::Pairs | Shape::Ids, Reply::Entries(entries)) => {
-            let arr = new_array(env, entries.len())?;
-            for (i, (id, bytes)) in entries.into_iter().enumerate() {
-                let id = js_string(env, &id)?;
-                let item = if shape == Shape::Ids {
-                    id
-                } else {
-                    let pair = new_array(env, 2)?;
-                    set_element(env, pair, 0, id)?;
-                    set_element(env, pair, 1, decode(env, &bytes)?)?;
-                    pair
-                };
-                set_element(env, arr, i as u32, item)?;
-            }
-            Ok(arr)
-        }
+        (Shape::Bytes, Reply::Creds(None)) => Ok(convert::null(env)),
         (shape, reply) => Err(Error::new(
             Code::Internal,
             format!("reply {reply:?} does not fit {shape:?}"),
@@ -185,6 +154,14 @@ pub struct Shared {
     tsfn: Cell<sys::napi_threadsafe_function>,
     /// Promises not yet settled: the function keeps the event loop alive only while some are.
     pending: Cell<usize>,
+    /// Writes not yet settled.
+    writes: Cell<usize>,
+}
+
+impl Shared {
+    pub fn writes_in_flight(&self) -> bool {
+        self.writes.get() > 0
+    }
 }
 
 type Batch = Vec<Completion<Ticket>>;
@@ -199,6 +176,9 @@ unsafe extern "C" fn deliver(env: Env, _js_cb: Val, context: *mut c_void, data: 
         for done in *batch {
             if done.ticket.deferred != 0 {
                 shared.pending.set(shared.pending.get() - 1);
+            }
+            if done.ticket.write {
+                shared.writes.set(shared.writes.get() - 1);
             }
             settle(env, done.ticket, done.result);
         }
@@ -255,6 +235,7 @@ pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
     let shared = Box::into_raw(Box::new(Shared {
         tsfn: Cell::new(ptr::null_mut()),
         pending: Cell::new(0),
+        writes: Cell::new(0),
     }));
     let name = js_string(env, "baileys-rust-auth")?;
     let mut tsfn = ptr::null_mut();
@@ -282,10 +263,12 @@ pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
 }
 
 /// Counts a promise handed to the storage thread (JavaScript thread only).
-pub unsafe fn track(env: Env, shared: *const Shared) {
-    let shared = &*shared;
+pub unsafe fn track(env: Env, shared: &Shared, write: bool) {
     if shared.pending.get() == 0 {
         sys::napi_ref_threadsafe_function(env, shared.tsfn.get());
     }
     shared.pending.set(shared.pending.get() + 1);
+    if write {
+        shared.writes.set(shared.writes.get() + 1);
+    }
 }

@@ -4,15 +4,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use napi::bindgen_prelude::{ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, ValueType};
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 
-use super::convert::{self, Encoder};
 use super::settle::{self, Shape, Shared, Ticket};
-use crate::backend::{Backend, KeyWrite, Mutation};
+use crate::backend::{Backend, Mutation};
 use crate::error::{Code, Error, Result};
-use crate::sqlite::{Durability, Options, SqliteBackend};
+use crate::sqlite::{Durability, Options, Reader, SqliteBackend};
+use crate::wire;
 use crate::worker::{Op, Worker};
 
 /// A raw value handed back to JavaScript as is (a promise).
@@ -32,10 +32,6 @@ impl ToNapiValue for Raw {
         Ok(val.0)
     }
 }
-
-/// Longest accepted type name or id, in bytes: far beyond any Baileys id, small enough to
-/// keep the index compact.
-const MAX_NAME: usize = 4096;
 
 /// Registers the `AuthStateError` class that every rejection is an instance of.
 #[napi(js_name = "setErrorClass")]
@@ -60,106 +56,30 @@ pub fn schema_version() -> i64 {
 pub struct NativeStore {
     worker: Option<Worker<Ticket>>,
     shared: *const Shared,
+    /// Where `open` was asked to open, for the JavaScript-thread reader.
+    opened: Option<(PathBuf, String)>,
+    reader: Option<Reader>,
 }
 
-fn name(env: sys::napi_env, v: sys::napi_value, what: &str) -> Result<String> {
-    let s = unsafe { convert::string_arg(env, v)? }
-        .ok_or_else(|| Error::invalid(format!("{what} must be a string")))?;
-    if s.is_empty() && what == "type" {
-        return Err(Error::invalid("type must be a non-empty string"));
-    }
-    if s.len() > MAX_NAME {
-        return Err(Error::new(
-            Code::ValueTooLarge,
-            format!("{what} is longer than {MAX_NAME} bytes"),
-        ));
-    }
-    Ok(s)
-}
-
-unsafe fn ids_arg(env: sys::napi_env, ids: sys::napi_value) -> Result<Vec<String>> {
-    if !convert::is_array(env, ids)? {
-        return Err(Error::invalid("ids must be an array of strings"));
-    }
-    let n = convert::array_len(env, ids)?;
-    (0..n)
-        .map(|i| name(env, convert::element(env, ids, i)?, "each id"))
-        .collect()
-}
-
-unsafe fn is_nullish(env: sys::napi_env, v: sys::napi_value) -> Result<bool> {
-    let t = convert::type_of(env, v)?;
-    Ok(t == sys::ValueType::napi_null || t == sys::ValueType::napi_undefined)
-}
-
-unsafe fn is_plain_object(env: sys::napi_env, v: sys::napi_value) -> Result<bool> {
-    Ok(convert::type_of(env, v)? == sys::ValueType::napi_object && !convert::is_array(env, v)?)
-}
-
-/// `{ [type]: { [id]: value | null } }` to key writes, encoding every value here on the
-/// JavaScript thread (values cannot cross threads).
-unsafe fn writes_arg(env: sys::napi_env, data: sys::napi_value) -> Result<Vec<KeyWrite>> {
-    if !is_plain_object(env, data)? {
-        return Err(Error::invalid(
-            "keys.set takes an object of the form { [type]: { [id]: value | null } }",
-        ));
-    }
-    let mut enc = Encoder::new(env);
-    let mut writes = Vec::new();
-    let (types, n) = convert::own_keys(env, data)?;
-    for i in 0..n {
-        let type_key = convert::element(env, types, i)?;
-        let kind = name(env, type_key, "type")?;
-        let by_id = convert::property(env, data, type_key)?;
-        if is_nullish(env, by_id)? {
-            continue;
-        }
-        if !is_plain_object(env, by_id)? {
-            return Err(Error::invalid(format!(
-                "keys.set: data[{kind:?}] must be an object of ids to values"
-            )));
-        }
-        let (ids, m) = convert::own_keys(env, by_id)?;
-        for j in 0..m {
-            let id_key = convert::element(env, ids, j)?;
-            let id = name(env, id_key, "each id")?;
-            let v = convert::property(env, by_id, id_key)?;
-            let value = if is_nullish(env, v)? {
-                None
-            } else {
-                Some(
-                    enc.encode(v)
-                        .map_err(|e| Error::new(e.code, format!("{kind} {id:?}: {}", e.message)))?,
-                )
-            };
-            writes.push(KeyWrite {
-                kind: kind.clone(),
-                id,
-                value,
-            });
-        }
-    }
-    Ok(writes)
-}
+/// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
+const MAX_SYNC_IDS: usize = 32;
 
 impl NativeStore {
     /// Queues `op` and returns the promise its completion settles.
-    fn submit(&mut self, env: Env, shape: Shape, op: Result<Op>) -> Raw {
+    fn submit(&mut self, env: Env, shape: Shape, op: Op) -> Raw {
         let env = env.raw();
         let Some(worker) = self.worker.as_ref() else {
             return Raw(unsafe { settle::rejected(env, &Error::closed()) });
         };
-        let op = match op {
-            Ok(op) => op,
-            Err(e) => return Raw(unsafe { settle::rejected(env, &e) }),
-        };
+        let write = matches!(op, Op::Set(_) | Op::Write(_));
         unsafe {
-            let (ticket, promise) = match settle::promise(env, shape) {
+            let (ticket, promise) = match settle::promise(env, shape, write) {
                 Ok(p) => p,
                 Err(e) => return Raw(settle::rejected(env, &e)),
             };
             match worker.send(op, ticket) {
-                Ok(()) => settle::track(env, self.shared),
+                // The store lives until its channel is finalized, after the last completion.
+                Ok(()) => settle::track(env, &*self.shared, write),
                 Err(ticket) => settle::settle(
                     env,
                     ticket,
@@ -168,6 +88,21 @@ impl NativeStore {
             }
             Raw(promise)
         }
+    }
+
+    fn sync_get(&mut self, kind: &str, ids: &[u8]) -> Result<Option<Vec<u8>>> {
+        if self.worker.is_none() || unsafe { (*self.shared).writes_in_flight() } {
+            return Ok(None);
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            return Ok(None);
+        };
+        let ids = wire::parse_ids(ids)?;
+        if ids.len() > MAX_SYNC_IDS {
+            return Ok(None);
+        }
+        let found = reader.get(kind, &ids)?;
+        wire::entries_frame(kind, &found).map(Some)
     }
 }
 
@@ -181,6 +116,8 @@ impl NativeStore {
         Ok(NativeStore {
             worker: Some(worker),
             shared,
+            opened: None,
+            reader: None,
         })
     }
 
@@ -195,7 +132,7 @@ impl NativeStore {
         busy_timeout_ms: u32,
     ) -> Raw {
         let options = Options {
-            session,
+            session: session.clone(),
             durability: if full {
                 Durability::Full
             } else {
@@ -204,85 +141,90 @@ impl NativeStore {
             busy_timeout: Duration::from_millis(busy_timeout_ms.into()),
         };
         let path = PathBuf::from(path);
+        self.opened = Some((path.clone(), session));
         let open = Box::new(move || {
             SqliteBackend::open(&path, &options).map(|b| Box::new(b) as Box<dyn Backend>)
         });
-        self.submit(env, Shape::Done, Ok(Op::Open(open)))
+        self.submit(env, Shape::Done, Op::Open(open))
     }
 
-    #[napi]
-    pub fn get(&mut self, env: Env, kind: Unknown, ids: Unknown) -> Raw {
-        let raw = env.raw();
-        let op = name(raw, kind.raw(), "type").and_then(|kind| {
-            Ok(Op::Get {
-                kind,
-                ids: unsafe { ids_arg(raw, ids.raw())? },
-            })
-        });
-        self.submit(env, Shape::Map, op)
+    /// Opens the JavaScript-thread reader, once `open` has resolved. Without it every read
+    /// goes through the storage thread, which is only slower.
+    #[napi(js_name = "openReader")]
+    pub fn open_reader(&mut self) -> bool {
+        if let Some((path, session)) = &self.opened {
+            self.reader = Reader::open(path, session).ok();
+        }
+        self.reader.is_some()
     }
 
+    /// `ids`: an ids frame (src/wire.rs). Resolves to an entries frame.
     #[napi]
-    pub fn set(&mut self, env: Env, data: Unknown) -> Raw {
-        let op = unsafe { writes_arg(env.raw(), data.raw()) }.map(|w| Op::Write(Mutation::Keys(w)));
-        self.submit(env, Shape::Done, op)
+    pub fn get(&mut self, env: Env, kind: String, ids: Buffer) -> Raw {
+        let op = Op::Get {
+            kind,
+            ids: ids.to_vec(),
+        };
+        self.submit(env, Shape::Bytes, op)
+    }
+
+    /// A small read answered at once on this thread, or `null` when it must go through
+    /// `get` (writes in flight, many ids, or any trouble, which `get` then reports).
+    #[napi(js_name = "getSync")]
+    pub fn get_sync(&mut self, kind: String, ids: Buffer) -> Option<Buffer> {
+        self.sync_get(&kind, &ids).ok().flatten().map(Buffer::from)
+    }
+
+    /// `frame`: a set frame (src/wire.rs), applied in one transaction.
+    #[napi]
+    pub fn set(&mut self, env: Env, frame: Buffer) -> Raw {
+        self.submit(env, Shape::Done, Op::Set(frame.to_vec()))
     }
 
     #[napi]
     pub fn clear(&mut self, env: Env) -> Raw {
-        self.submit(env, Shape::Done, Ok(Op::Write(Mutation::Clear)))
+        self.submit(env, Shape::Done, Op::Write(Mutation::Clear))
     }
 
+    /// Resolves to the encoded creds, or `null` for a new session.
     #[napi(js_name = "loadCreds")]
     pub fn load_creds(&mut self, env: Env) -> Raw {
-        self.submit(env, Shape::Creds, Ok(Op::LoadCreds))
+        self.submit(env, Shape::Bytes, Op::LoadCreds)
     }
 
+    /// `creds`: one encoded value.
     #[napi(js_name = "saveCreds")]
-    pub fn save_creds(&mut self, env: Env, creds: Unknown) -> Raw {
-        let raw = env.raw();
-        let op = unsafe {
-            if is_plain_object(raw, creds.raw()) == Ok(true) {
-                Encoder::new(raw)
-                    .encode(creds.raw())
-                    .map(|b| Op::Write(Mutation::Creds(b)))
-            } else {
-                Err(Error::invalid("creds must be an object"))
-            }
-        };
-        self.submit(env, Shape::Done, op)
+    pub fn save_creds(&mut self, env: Env, creds: Buffer) -> Raw {
+        self.submit(env, Shape::Done, Op::Write(Mutation::Creds(creds.to_vec())))
     }
 
-    /// One page of `list`/`listIds`: up to `limit` entries after `after`, in id order.
+    /// One page of `list`/`listIds`: up to `limit` entries after `after`, in id order, as
+    /// an entries frame (values empty unless `withValues`).
     #[napi(js_name = "listPage")]
     pub fn list_page(
         &mut self,
         env: Env,
-        kind: Unknown,
+        kind: String,
         after: Option<String>,
         limit: u32,
         with_values: bool,
     ) -> Raw {
-        let op = name(env.raw(), kind.raw(), "type").map(|kind| Op::List {
+        let op = Op::List {
             kind,
             after,
             limit: limit.max(1) as usize,
             with_values,
-        });
-        let shape = if with_values {
-            Shape::Pairs
-        } else {
-            Shape::Ids
         };
-        self.submit(env, shape, op)
+        self.submit(env, Shape::Bytes, op)
     }
 
     /// Waits for every queued call, closes the file, and refuses later calls.
     #[napi]
     pub fn close(&mut self, env: Env) -> Raw {
-        let promise = self.submit(env, Shape::Done, Ok(Op::Close));
+        let promise = self.submit(env, Shape::Done, Op::Close);
         // The thread finishes the queue on its own; never block this thread joining it.
         self.worker = None;
+        self.reader = None;
         promise
     }
 

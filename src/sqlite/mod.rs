@@ -163,14 +163,7 @@ impl SqliteBackend {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         self.migrate()?;
-        self.session_id = self
-            .conn
-            .query_row(
-                "SELECT id FROM session WHERE name = ?1",
-                [&self.session],
-                |r| r.get(0),
-            )
-            .optional()?;
+        self.session_id = session_id(&self.conn, &self.session)?;
         Ok(())
     }
 
@@ -270,24 +263,71 @@ impl SqliteBackend {
     }
 }
 
+/// Point lookups of `ids`, found ones only.
+fn read_keys(conn: &Connection, session: i64, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT value FROM key WHERE session = ?1 AND type = ?2 AND id = ?3")?;
+    let mut found = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(value) = stmt
+            .query_row(params![session, kind, id], |r| r.get::<_, Vec<u8>>(0))
+            .optional()?
+        {
+            found.push((id.clone(), value));
+        }
+    }
+    Ok(found)
+}
+
+fn session_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM session WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?)
+}
+
+/// A second, read-only connection for small reads on the caller's own thread: a point
+/// lookup costs a few microseconds, a round trip to the storage thread several times that.
+/// WAL lets it read while the storage thread writes; it sees every committed write.
+pub struct Reader {
+    conn: Connection,
+    session: String,
+    session_id: Option<i64>,
+}
+
+impl Reader {
+    /// Opens a database the storage thread has already opened (and migrated).
+    pub fn open(path: &Path, session: &str) -> Result<Self> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Never wait on the JavaScript thread: a busy database sends the read the slow way.
+        conn.busy_timeout(Duration::ZERO)?;
+        Ok(Reader {
+            conn,
+            session: session.to_owned(),
+            session_id: None,
+        })
+    }
+
+    pub fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
+        if self.session_id.is_none() {
+            self.session_id = session_id(&self.conn, &self.session)?;
+        }
+        match self.session_id {
+            Some(session) => read_keys(&self.conn, session, kind, ids),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
 impl Backend for SqliteBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        let Some(session) = self.session_id else {
-            return Ok(Vec::new());
-        };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT value FROM key WHERE session = ?1 AND type = ?2 AND id = ?3")?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(value) = stmt
-                .query_row(params![session, kind, id], |r| r.get::<_, Vec<u8>>(0))
-                .optional()?
-            {
-                found.push((id.clone(), value));
-            }
+        match self.session_id {
+            Some(session) => read_keys(&self.conn, session, kind, ids),
+            None => Ok(Vec::new()),
         }
-        Ok(found)
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {

@@ -2,7 +2,8 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
 use super::*;
-use crate::backend::KeyWrite;
+use crate::backend::{Entry, KeyWrite};
+use crate::wire::ids_frame;
 
 /// A backend that records what it was asked, for checking the worker's scheduling.
 #[derive(Default)]
@@ -95,7 +96,7 @@ fn requests_complete_in_order_and_writes_are_grouped() {
         .send(
             Op::Get {
                 kind: "t".into(),
-                ids: vec!["x".into()],
+                ids: ids_frame(&["x"]),
             },
             20,
         )
@@ -125,7 +126,7 @@ fn a_panic_becomes_an_internal_error() {
         .send(
             Op::Get {
                 kind: "t".into(),
-                ids: vec!["panic".into()],
+                ids: ids_frame(&["panic"]),
             },
             1,
         )
@@ -136,7 +137,7 @@ fn a_panic_becomes_an_internal_error() {
         .send(
             Op::Get {
                 kind: "t".into(),
-                ids: vec!["fine".into()],
+                ids: ids_frame(&["fine"]),
             },
             2,
         )
@@ -150,7 +151,8 @@ fn close_answers_then_refuses_the_rest() {
     let (worker, rx) = start(Recorder::default());
     worker.send(write("a"), 1).ok().unwrap();
     worker.send(Op::Close, 2).ok().unwrap();
-    worker.send(write("b"), 3).ok().unwrap();
+    // Refused at once if the thread has already exited, else answered with ERR_CLOSED.
+    let _ = worker.send(write("b"), 3);
     assert!(rx.recv().unwrap().1.is_ok());
     assert_eq!(rx.recv().unwrap(), (2, Ok(Reply::Done)));
     worker.join();

@@ -1,0 +1,537 @@
+'use strict'
+// The value codec on the JavaScript side: values to bytes and back in plain JavaScript, which
+// the JIT makes several times faster than walking objects through N-API. The format is
+// specified (and implemented again, for validation and tools) in src/codec.rs; the frames that
+// carry many keys in one call are specified in src/wire.rs. Both sides are tested against each
+// other in __test__/codec.test.mjs.
+
+const { isUint8Array } = require('node:util/types')
+const { AuthStateError, ErrorCode } = require('./errors.js')
+
+const UNDEFINED = 0
+const NULL = 1
+const FALSE = 2
+const TRUE = 3
+const INT = 4
+const FLOAT = 5
+const STRING = 6
+const BYTES = 7
+const ARRAY = 8
+const OBJECT = 9
+const STRING16 = 10
+const DATE = 11
+
+const MAX_DEPTH = 256
+const CYCLE_CHECK_DEPTH = 64
+/** Longest type name or id, in UTF-8 bytes (also checked in src/wire.rs). */
+const MAX_NAME = 4096
+
+const fail = (code, message) => new AuthStateError(message, code)
+const unsupported = (what) =>
+  fail(
+    ErrorCode.ERR_UNSUPPORTED_VALUE,
+    `cannot store ${what}: values must be JSON-like data, Buffers or Uint8Arrays`,
+  )
+
+/** Appends encoded values to a growing buffer. One is reused for every call: encoding is synchronous. */
+class Writer {
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafeSlow(size)
+    this.pos = 0
+    this.path = []
+  }
+
+  /** The bytes written since `reset`, as a view valid until the next write. */
+  view() {
+    return this.buf.subarray(0, this.pos)
+  }
+
+  reset() {
+    this.pos = 0
+    this.path.length = 0
+  }
+
+  ensure(n) {
+    if (this.pos + n > this.buf.length) {
+      const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n))
+      this.buf.copy(next, 0, 0, this.pos)
+      this.buf = next
+    }
+  }
+
+  u8(b) {
+    this.ensure(1)
+    this.buf[this.pos++] = b
+  }
+
+  /** A non-negative safe integer, 7 bits a byte. */
+  varint(n) {
+    this.ensure(8)
+    const buf = this.buf
+    while (n >= 0x80) {
+      buf[this.pos++] = (n & 0x7f) | 0x80
+      n = Math.floor(n / 0x80)
+    }
+    buf[this.pos++] = n
+  }
+
+  /** Room for a 4-byte length, patched by `endLength`. */
+  beginLength() {
+    this.ensure(4)
+    const at = this.pos
+    this.pos += 4
+    return at
+  }
+
+  endLength(at) {
+    this.buf.writeUInt32LE(this.pos - at - 4, at)
+  }
+
+  /** Length-prefixed UTF-8; false (nothing written) if `s` holds a lone surrogate. */
+  utf8(s) {
+    const len = s.length
+    if (len < 128) {
+      // ASCII fast path: one byte per char, length fits one varint byte.
+      this.ensure(len + 1)
+      const buf = this.buf
+      let p = this.pos + 1
+      let i = 0
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[p++] = c
+      }
+      if (i === len) {
+        buf[this.pos] = len
+        this.pos = p
+        return true
+      }
+    }
+    if (!s.isWellFormed()) return false
+    const bytes = Buffer.byteLength(s, 'utf8')
+    this.varint(bytes)
+    this.ensure(bytes)
+    this.pos += this.buf.utf8Write(s, this.pos, bytes)
+    return true
+  }
+
+  string(s) {
+    this.u8(STRING)
+    if (this.utf8(s)) return
+    // Lone surrogates cannot be UTF-8: keep the UTF-16 code units as they are.
+    this.buf[this.pos - 1] = STRING16
+    this.varint(s.length)
+    this.ensure(s.length * 2)
+    for (let i = 0; i < s.length; i++) this.pos = this.buf.writeUInt16LE(s.charCodeAt(i), this.pos)
+  }
+
+  number(n) {
+    if (Number.isSafeInteger(n) && !Object.is(n, -0)) {
+      // Zigzag without forming 2|n| (which may exceed 2^53): low 6 bits and sign first.
+      const neg = n < 0 ? 1 : 0
+      const m = neg ? -n - 1 : n
+      const rest = Math.floor(m / 64)
+      this.ensure(10)
+      this.buf[this.pos++] = INT
+      this.buf[this.pos++] = ((m % 64) << 1) | neg | (rest > 0 ? 0x80 : 0)
+      if (rest > 0) this.varint(rest)
+    } else {
+      this.ensure(9)
+      this.buf[this.pos++] = FLOAT
+      this.pos = this.buf.writeDoubleLE(n, this.pos)
+    }
+  }
+
+  bytes(u8) {
+    this.u8(BYTES)
+    this.varint(u8.length)
+    this.ensure(u8.length)
+    this.buf.set(u8, this.pos)
+    this.pos += u8.length
+  }
+
+  enter(v) {
+    const depth = this.path.length
+    if (depth >= CYCLE_CHECK_DEPTH && this.path.includes(v)) {
+      throw fail(ErrorCode.ERR_CIRCULAR_VALUE, 'cannot store a value that refers to itself (circular reference)')
+    }
+    if (depth >= MAX_DEPTH) {
+      throw fail(ErrorCode.ERR_VALUE_TOO_DEEP, `cannot store a value nested deeper than ${MAX_DEPTH} levels`)
+    }
+    this.path.push(v)
+  }
+
+  value(v) {
+    switch (typeof v) {
+      case 'string':
+        return this.string(v)
+      case 'number':
+        return this.number(v)
+      case 'boolean':
+        return this.u8(v ? TRUE : FALSE)
+      case 'undefined':
+        return this.u8(UNDEFINED)
+      case 'object':
+        if (v === null) return this.u8(NULL)
+        if (ArrayBuffer.isView(v)) {
+          if (isUint8Array(v)) return this.bytes(v)
+          throw unsupported('a typed array other than Uint8Array or Buffer, or a DataView')
+        }
+        this.enter(v)
+        if (Array.isArray(v)) {
+          this.u8(ARRAY)
+          this.varint(v.length)
+          for (let i = 0; i < v.length; i++) this.value(v[i])
+        } else if (v instanceof Date) {
+          this.ensure(9)
+          this.buf[this.pos++] = DATE
+          this.pos = this.buf.writeDoubleLE(v.getTime(), this.pos)
+        } else {
+          if (v instanceof ArrayBuffer || v instanceof SharedArrayBuffer) {
+            throw unsupported('an ArrayBuffer (wrap it in a Buffer or Uint8Array)')
+          }
+          if (v instanceof Map || v instanceof Set) throw unsupported('a Map or Set')
+          const keys = Object.keys(v)
+          this.u8(OBJECT)
+          this.varint(keys.length)
+          for (let i = 0; i < keys.length; i++) {
+            const k = keys[i]
+            if (!this.utf8(k)) throw unsupported('an object key with a lone surrogate')
+            this.value(v[k])
+          }
+        }
+        this.path.pop()
+        return
+      case 'bigint':
+        throw unsupported('a BigInt')
+      case 'symbol':
+        throw unsupported('a symbol')
+      default:
+        throw unsupported('a function')
+    }
+  }
+
+  /** A type name or id of a frame. */
+  name(s, what) {
+    if (typeof s !== 'string') throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `${what} must be a string`)
+    const start = this.pos
+    if (!this.utf8(s)) throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `${what} must be valid Unicode (no lone surrogates)`)
+    if (this.pos - start > MAX_NAME + 2) {
+      throw fail(ErrorCode.ERR_VALUE_TOO_LARGE, `${what} is longer than ${MAX_NAME} bytes`)
+    }
+  }
+}
+
+const writer = new Writer()
+
+/** Encodes one value (the creds object); the result is a view, valid until the next encode. */
+function encodeValue(v) {
+  writer.reset()
+  writer.value(v)
+  return writer.view()
+}
+
+function isRecord(v) {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v)
+}
+
+/** Work done on the event loop in one go, at most (W7 of the benchmark watches this). */
+const SLICE_MS = 1
+const nextTurn = () => new Promise(setImmediate)
+
+/**
+ * Runs `steps` (a generator) to its end, synchronously while it stays within one slice of
+ * time; a longer run continues in slices with the event loop free in between, and the
+ * result comes as a promise. `beforePause` runs once, before the first pause.
+ */
+function drive(steps, beforePause) {
+  const deadline = performance.now() + SLICE_MS
+  let n = 0
+  for (;;) {
+    const r = steps.next()
+    if (r.done) return r.value
+    if ((++n & 7) === 0 && performance.now() > deadline) {
+      beforePause?.()
+      return slices(steps)
+    }
+  }
+}
+
+async function slices(steps) {
+  for (;;) {
+    await nextTurn()
+    const deadline = performance.now() + SLICE_MS
+    let n = 0
+    for (;;) {
+      const r = steps.next()
+      if (r.done) return r.value
+      if ((++n & 7) === 0 && performance.now() > deadline) break
+    }
+  }
+}
+
+/** Writes a set frame into `out.w`, yielding after each value. */
+function* setFrame(data, out) {
+  for (const type of Object.keys(data)) {
+    const byId = data[type]
+    if (byId === null || byId === undefined) continue
+    if (type === '') throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'type must be a non-empty string')
+    if (!isRecord(byId)) {
+      throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `keys.set: data[${JSON.stringify(type)}] must be an object of ids to values`)
+    }
+    const ids = Object.keys(byId)
+    out.w.name(type, 'type')
+    out.w.varint(ids.length)
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]
+      const w = out.w
+      w.name(id, 'each id')
+      const v = byId[id]
+      if (v === null || v === undefined) {
+        w.u8(0)
+        continue
+      }
+      w.u8(1)
+      const at = w.beginLength()
+      try {
+        w.path.length = 0
+        w.value(v)
+      } catch (err) {
+        if (err instanceof AuthStateError) err.message = `${type} ${JSON.stringify(id)}: ${err.message}`
+        throw err
+      }
+      w.endLength(at)
+      yield
+    }
+  }
+  return out.w.view()
+}
+
+/**
+ * Encodes `keys.set` data, `{ [type]: { [id]: value | null } }`, as one frame:
+ * per type `[name][count]`, per id `[name][0 = delete | 1 + u32 length + value]`.
+ * Returns the frame, or a promise of it when the data is large enough to be encoded in
+ * slices (the values must then stay unchanged until the call resolves, as Baileys does).
+ */
+function encodeSet(data) {
+  if (!isRecord(data)) {
+    throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'keys.set takes an object of the form { [type]: { [id]: value | null } }')
+  }
+  writer.reset()
+  const out = { w: writer }
+  return drive(setFrame(data, out), () => {
+    // Other calls use the shared writer while this one pauses: continue on a copy.
+    const own = new Writer(Math.max(writer.pos * 2, 64 * 1024))
+    writer.buf.copy(own.buf, 0, 0, writer.pos)
+    own.pos = writer.pos
+    out.w = own
+  })
+}
+
+/** Encodes the ids of `keys.get`: `[count][name]*`. */
+function encodeIds(ids) {
+  if (!Array.isArray(ids)) throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'ids must be an array of strings')
+  const w = writer
+  w.reset()
+  w.varint(ids.length)
+  for (let i = 0; i < ids.length; i++) w.name(ids[i], 'each id')
+  return w.view()
+}
+
+function checkType(type) {
+  if (typeof type !== 'string' || type === '') {
+    throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'type must be a non-empty string')
+  }
+}
+
+/**
+ * Object keys repeat across values ("private", "chainKey", ...): a small cache hands back the
+ * same string for the same bytes, sparing a string allocation (and the engine a rehash) each time.
+ */
+const KEY_CACHE_SIZE = 4096
+const MAX_CACHED_KEY = 32
+const keyCacheBytes = new Array(KEY_CACHE_SIZE)
+const keyCacheStrings = new Array(KEY_CACHE_SIZE)
+
+function cachedKey(buf, start, len) {
+  const slot = (len * 31 + buf[start] * 7 + buf[start + len - 1] * 13 + buf[start + (len >> 1)]) & (KEY_CACHE_SIZE - 1)
+  const known = keyCacheBytes[slot]
+  if (known !== undefined && known.length === len) {
+    let i = 0
+    while (i < len && known[i] === buf[start + i]) i++
+    if (i === len) return keyCacheStrings[slot]
+  }
+  const s = buf.utf8Slice(start, start + len)
+  keyCacheBytes[slot] = Uint8Array.prototype.slice.call(buf, start, start + len)
+  keyCacheStrings[slot] = s
+  return s
+}
+
+/** Reads values the native side has already checked (src/wire.rs validates every stored value). */
+class Reader {
+  constructor(buf) {
+    this.buf = buf
+    this.pos = 0
+  }
+
+  varint() {
+    const buf = this.buf
+    let b = buf[this.pos++]
+    if (b < 0x80) return b
+    let n = b & 0x7f
+    let scale = 0x80
+    do {
+      b = buf[this.pos++]
+      n += (b & 0x7f) * scale
+      scale *= 0x80
+    } while (b >= 0x80)
+    return n
+  }
+
+  utf8() {
+    const len = this.varint()
+    const start = this.pos
+    this.pos += len
+    return this.buf.utf8Slice(start, this.pos)
+  }
+
+  key() {
+    const len = this.varint()
+    const start = this.pos
+    this.pos += len
+    if (len === 0 || len > MAX_CACHED_KEY) return this.buf.utf8Slice(start, this.pos)
+    return cachedKey(this.buf, start, len)
+  }
+
+  value() {
+    const buf = this.buf
+    switch (buf[this.pos++]) {
+      case UNDEFINED:
+        return undefined
+      case NULL:
+        return null
+      case FALSE:
+        return false
+      case TRUE:
+        return true
+      case INT: {
+        // Zigzag: the low bit is the sign; halve before the value can pass 2^53.
+        const first = buf[this.pos++]
+        let m = (first & 0x7f) >>> 1
+        if (first >= 0x80) m += this.varint() * 64
+        return first & 1 ? -m - 1 : m
+      }
+      case FLOAT: {
+        const n = buf.readDoubleLE(this.pos)
+        this.pos += 8
+        return n
+      }
+      case STRING:
+        return this.utf8()
+      case BYTES: {
+        const len = this.varint()
+        const out = Buffer.allocUnsafe(len)
+        buf.copy(out, 0, this.pos, this.pos + len)
+        this.pos += len
+        return out
+      }
+      case ARRAY: {
+        const n = this.varint()
+        const arr = new Array(n)
+        for (let i = 0; i < n; i++) arr[i] = this.value()
+        return arr
+      }
+      case OBJECT: {
+        const n = this.varint()
+        const obj = {}
+        for (let i = 0; i < n; i++) {
+          const k = this.key()
+          if (k === '__proto__') {
+            // An own property, as JSON.parse makes it; assignment would set the prototype.
+            Object.defineProperty(obj, k, { value: this.value(), writable: true, enumerable: true, configurable: true })
+          } else {
+            obj[k] = this.value()
+          }
+        }
+        return obj
+      }
+      case STRING16: {
+        const n = this.varint()
+        let s = ''
+        for (let i = 0; i < n; i++, this.pos += 2) s += String.fromCharCode(buf.readUInt16LE(this.pos))
+        return s
+      }
+      case DATE: {
+        const d = new Date(buf.readDoubleLE(this.pos))
+        this.pos += 8
+        return d
+      }
+      default:
+        throw fail(ErrorCode.ERR_CORRUPT, `stored value has unknown tag ${buf[this.pos - 1]}`)
+    }
+  }
+}
+
+/**
+ * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
+ * it exactly, so the engine's own parser builds it, else the wire form (flag 0).
+ */
+function presented(r, len) {
+  const start = r.pos
+  const end = start + len
+  if (r.buf[start] === 1) {
+    r.pos = end
+    return JSON.parse(r.buf.utf8Slice(start + 1, end))
+  }
+  r.pos = start + 1
+  return r.value()
+}
+
+/** Stored creds, as the native side presents them. */
+function decodeValue(buf) {
+  return presented(new Reader(buf), buf.length)
+}
+
+function* mapEntries(buf) {
+  const r = new Reader(buf)
+  const n = r.varint()
+  const out = {}
+  for (let i = 0; i < n; i++) {
+    const id = r.utf8()
+    const len = buf.readUInt32LE(r.pos)
+    r.pos += 4
+    out[id] = presented(r, len)
+    yield
+  }
+  return out
+}
+
+function* listEntries(buf, withValues) {
+  const r = new Reader(buf)
+  const n = r.varint()
+  const out = new Array(n)
+  for (let i = 0; i < n; i++) {
+    const id = r.utf8()
+    const len = buf.readUInt32LE(r.pos)
+    r.pos += 4
+    if (withValues) {
+      out[i] = [id, presented(r, len)]
+      yield
+    } else {
+      r.pos += len
+      out[i] = id
+    }
+  }
+  return out
+}
+
+/**
+ * An entries frame (`[count]` then `[id][u32 length][value]`) as `{ [id]: value }`; a large
+ * one is decoded in slices and comes as a promise.
+ */
+const decodeMap = (buf) => drive(mapEntries(buf))
+
+/** An entries frame as `[[id, value], ...]`, or just the ids (maybe as a promise, as above). */
+const decodeList = (buf, withValues) => drive(listEntries(buf, withValues))
+
+module.exports = { encodeValue, encodeSet, encodeIds, checkType, decodeValue, decodeMap, decodeList, MAX_NAME }
