@@ -148,7 +148,22 @@ async function useRustAuthState(path, options) {
   const saved = await store.loadCreds()
   const creds = saved === null ? initAuthCreds() : codec.decodeValue(saved)
   const submit = makeSubmitter()
-  const saveCreds = () => submit(() => codec.encodeValue(creds), (bytes) => store.saveCreds(bytes))
+  // Baileys saves on every creds.update, often with nothing changed: identical creds are not
+  // written again, and the caller waits for the write that already holds them.
+  let last = null
+  const saveCreds = () =>
+    submit(
+      () => codec.encodeValue(creds),
+      (bytes) => {
+        if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
+        const entry = { bytes: Buffer.from(bytes), done: store.saveCreds(bytes) }
+        last = entry
+        entry.done.catch(() => {
+          if (last === entry) last = null
+        })
+        return entry.done
+      },
+    )
   if (saved === null) await saveCreds()
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
   let closing
