@@ -7,7 +7,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use crate::backend::{Backend, Mutation};
 use crate::error::{Code, Error, Result};
@@ -67,24 +68,44 @@ impl<T, F: FnMut(Vec<Completion<T>>) + Send + 'static> Notify<T> for F {
     }
 }
 
-/// Handle to a running storage thread. Dropping it lets the thread finish the queued
-/// requests, close the backend and exit.
+/// Set once the storage thread has finished (its backend closed), for bounded waits.
+#[derive(Default)]
+struct Exited {
+    done: Mutex<bool>,
+    cond: Condvar,
+}
+
+/// Handle to a running storage thread; clones reach the same thread. Once every handle is
+/// dropped (or after a `Close` request) the thread finishes the queued requests, closes
+/// the backend and exits.
 pub struct Worker<T> {
     tx: Sender<Request<T>>,
-    thread: Option<JoinHandle<()>>,
+    exited: Arc<Exited>,
+}
+
+impl<T> Clone for Worker<T> {
+    fn clone(&self) -> Self {
+        Worker {
+            tx: self.tx.clone(),
+            exited: self.exited.clone(),
+        }
+    }
 }
 
 impl<T: Send + 'static> Worker<T> {
     pub fn spawn(notify: impl Notify<T>) -> Result<Self> {
         let (tx, rx) = channel();
-        let thread = std::thread::Builder::new()
+        let exited = Arc::new(Exited::default());
+        let signal = exited.clone();
+        std::thread::Builder::new()
             .name("baileys-rust-auth".into())
-            .spawn(move || serve(rx, notify))
+            .spawn(move || {
+                serve(rx, notify);
+                *signal.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+                signal.cond.notify_all();
+            })
             .map_err(|e| Error::new(Code::Internal, format!("cannot start storage thread: {e}")))?;
-        Ok(Worker {
-            tx,
-            thread: Some(thread),
-        })
+        Ok(Worker { tx, exited })
     }
 
     /// Queues a request. Fails only if the thread is gone, giving the ticket back.
@@ -92,12 +113,15 @@ impl<T: Send + 'static> Worker<T> {
         self.tx.send(Request { op, ticket }).map_err(|e| e.0.ticket)
     }
 
-    /// Waits for the thread to exit (after a `Close` request, or once every handle is gone).
-    pub fn join(mut self) {
-        if let Some(t) = self.thread.take() {
-            drop(self.tx);
-            let _ = t.join();
-        }
+    /// Waits up to `timeout` for the thread to exit; true if it has.
+    pub fn wait_exit(&self, timeout: Duration) -> bool {
+        let done = self.exited.done.lock().unwrap_or_else(|e| e.into_inner());
+        let (done, _) = self
+            .exited
+            .cond
+            .wait_timeout_while(done, timeout, |done| !*done)
+            .unwrap_or_else(|e| e.into_inner());
+        *done
     }
 }
 

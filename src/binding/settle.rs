@@ -9,12 +9,14 @@ use std::cell::Cell;
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use napi::sys;
 
 use super::convert::{self, js_string};
 use crate::error::{Code, Error, Result};
-use crate::worker::{Completion, Notify, Reply};
+use crate::worker::{Completion, Notify, Op, Reply, Worker};
 
 type Env = sys::napi_env;
 type Val = sys::napi_value;
@@ -149,6 +151,36 @@ pub unsafe fn settle(env: Env, ticket: Ticket, result: Result<Reply>) {
     }
 }
 
+/// Whether the JavaScript environment is being torn down: from then on the storage thread
+/// must not touch the threadsafe function, which Node frees.
+#[derive(Default)]
+pub struct Lifeline {
+    env_gone: Mutex<bool>,
+}
+
+impl Lifeline {
+    fn gone(&self) -> std::sync::MutexGuard<'_, bool> {
+        self.env_gone.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What the environment-teardown hook needs: the storage thread, to let it finish.
+struct Teardown {
+    lifeline: Arc<Lifeline>,
+    worker: Worker<Ticket>,
+}
+
+/// Runs when the environment shuts down (process exit, worker thread end) with the store
+/// still open: the storage thread finishes what was queued and closes the file, then is cut
+/// off from JavaScript. Registered after the threadsafe function, so it runs before Node
+/// frees it.
+unsafe extern "C" fn on_teardown(arg: *mut c_void) {
+    let hook = Box::from_raw(arg as *mut Teardown);
+    let _ = hook.worker.send(Op::Close, Ticket::none());
+    hook.worker.wait_exit(Duration::from_secs(10));
+    *hook.lifeline.gone() = true;
+}
+
 /// JavaScript-thread state of one store's threadsafe function.
 pub struct Shared {
     tsfn: Cell<sys::napi_threadsafe_function>,
@@ -156,6 +188,9 @@ pub struct Shared {
     pending: Cell<usize>,
     /// Writes not yet settled.
     writes: Cell<usize>,
+    lifeline: Arc<Lifeline>,
+    /// The teardown hook's argument, to unregister it when the store ends first.
+    teardown: Cell<*mut c_void>,
 }
 
 impl Shared {
@@ -188,13 +223,20 @@ unsafe extern "C" fn deliver(env: Env, _js_cb: Val, context: *mut c_void, data: 
     }));
 }
 
-unsafe extern "C" fn finalize(_env: Env, data: *mut c_void, _hint: *mut c_void) {
-    drop(Box::from_raw(data as *mut Shared));
+unsafe extern "C" fn finalize(env: Env, data: *mut c_void, _hint: *mut c_void) {
+    let shared = Box::from_raw(data as *mut Shared);
+    let hook = shared.teardown.get();
+    // Still registered unless the teardown hook already ran (and freed its argument).
+    if !hook.is_null() && !*shared.lifeline.gone() {
+        sys::napi_remove_env_cleanup_hook(env, Some(on_teardown), hook);
+        drop(Box::from_raw(hook as *mut Teardown));
+    }
 }
 
 /// The storage thread's end of the threadsafe function.
 pub struct Channel {
     tsfn: sys::napi_threadsafe_function,
+    lifeline: Arc<Lifeline>,
 }
 
 // The threadsafe function exists to be called from other threads.
@@ -202,6 +244,11 @@ unsafe impl Send for Channel {}
 
 impl Notify<Ticket> for Channel {
     fn notify(&mut self, done: Batch) {
+        // Held across the call, so teardown cannot free the function meanwhile.
+        let gone = self.lifeline.gone();
+        if *gone {
+            return;
+        }
         let data = Box::into_raw(Box::new(done));
         let status = unsafe {
             sys::napi_call_threadsafe_function(
@@ -219,6 +266,10 @@ impl Notify<Ticket> for Channel {
 
 impl Drop for Channel {
     fn drop(&mut self) {
+        let gone = self.lifeline.gone();
+        if *gone {
+            return;
+        }
         unsafe {
             sys::napi_release_threadsafe_function(
                 self.tsfn,
@@ -232,10 +283,13 @@ impl Drop for Channel {
 /// `Shared` pointer stays on the JavaScript thread (valid until the channel is dropped and
 /// the function finalized).
 pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
+    let lifeline = Arc::new(Lifeline::default());
     let shared = Box::into_raw(Box::new(Shared {
         tsfn: Cell::new(ptr::null_mut()),
         pending: Cell::new(0),
         writes: Cell::new(0),
+        lifeline: lifeline.clone(),
+        teardown: Cell::new(ptr::null_mut()),
     }));
     let name = js_string(env, "baileys-rust-auth")?;
     let mut tsfn = ptr::null_mut();
@@ -259,7 +313,22 @@ pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
     (*shared).tsfn.set(tsfn);
     // An idle store must not keep the process alive.
     sys::napi_unref_threadsafe_function(env, tsfn);
-    Ok((Channel { tsfn }, shared))
+    Ok((Channel { tsfn, lifeline }, shared))
+}
+
+/// Makes sure the storage thread winds down before the environment goes (see `on_teardown`).
+pub unsafe fn guard_teardown(env: Env, shared: &Shared, worker: Worker<Ticket>) -> Result<()> {
+    let hook = Box::into_raw(Box::new(Teardown {
+        lifeline: shared.lifeline.clone(),
+        worker,
+    }));
+    let status = sys::napi_add_env_cleanup_hook(env, Some(on_teardown), hook.cast());
+    if let Err(e) = convert::check(env, status, "registering the shutdown hook") {
+        drop(Box::from_raw(hook));
+        return Err(e);
+    }
+    shared.teardown.set(hook.cast());
+    Ok(())
 }
 
 /// Counts a promise handed to the storage thread (JavaScript thread only).

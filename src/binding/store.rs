@@ -113,6 +113,8 @@ impl NativeStore {
         let (channel, shared) = unsafe { settle::channel(env.raw()) }
             .map_err(|e| napi::Error::from_reason(e.message))?;
         let worker = Worker::spawn(channel).map_err(|e| napi::Error::from_reason(e.message))?;
+        unsafe { settle::guard_teardown(env.raw(), &*shared, worker.clone()) }
+            .map_err(|e| napi::Error::from_reason(e.message))?;
         Ok(NativeStore {
             worker: Some(worker),
             shared,

@@ -155,7 +155,7 @@ fn close_answers_then_refuses_the_rest() {
     let _ = worker.send(write("b"), 3);
     assert!(rx.recv().unwrap().1.is_ok());
     assert_eq!(rx.recv().unwrap(), (2, Ok(Reply::Done)));
-    worker.join();
+    assert!(worker.wait_exit(Duration::from_secs(5)));
     // Request 3 was either refused by the closing thread or never delivered.
     if let Ok((3, r)) = rx.recv_timeout(Duration::from_millis(100)) {
         assert_eq!(r.unwrap_err().code, Code::Closed);
