@@ -110,16 +110,19 @@ function makeKeys(store, submit, proto) {
     return found
   }
   const asAppStatePair = ([id, v]) => [id, AppStateSyncKeyData.fromObject(v)]
+  const withoutPrototype = (found) => Object.assign(Object.create(null), found)
   return {
     get(type, ids) {
       return submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
         (frame) => {
-          const present = type === 'app-state-sync-key' ? asAppStateKeys : same
           // Small reads are answered on this thread when no write is in flight.
           const now = store.getSync(type, frame)
-          const found = now !== null ? Promise.resolve(codec.decodeMap(now)) : store.get(type, frame).then(codec.decodeMap)
-          return present === same ? found : found.then(present)
+          let found = now !== null ? Promise.resolve(codec.decodeMap(now)) : store.get(type, frame).then(codec.decodeMap)
+          // An absent id named like an Object.prototype member ('constructor'...) must not read
+          // as present: such rare requests get a result without a prototype.
+          if (ids.some((id) => id in Object.prototype)) found = found.then(withoutPrototype)
+          return type === 'app-state-sync-key' ? found.then(asAppStateKeys) : found
         },
       )
     },

@@ -500,7 +500,9 @@ function* mapEntries(buf) {
     const id = r.utf8()
     const len = buf.readUInt32LE(r.pos)
     r.pos += 4
-    out[id] = presented(r, len)
+    const v = presented(r, len)
+    if (id === '__proto__') Object.defineProperty(out, id, { value: v, writable: true, enumerable: true, configurable: true })
+    else out[id] = v
     yield
   }
   return out
