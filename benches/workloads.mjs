@@ -1,0 +1,234 @@
+// The workloads, written once against the store interface of stores.mjs. Each `run` does one
+// round on one store and resolves to `{ [row]: value }`; only what `ctx.time` wraps is timed
+// (and, in the AsyncLocalStorage mode, runs inside `als.run`).
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { makeDevice } from '../examples/signal-device.mjs'
+import { bulkFirstId, mutateCreds, structuredCloneWithBuffers } from './data.mjs'
+
+const present = (found) => Object.values(found).filter((v) => v !== null && v !== undefined).length
+
+function expect(ok, what) {
+  if (!ok) throw new Error(`benchmark check failed: ${what}`)
+}
+
+/** Opens the store in a fresh directory for the length of `fn`. */
+async function withStore(store, ctx, fn) {
+  const dir = ctx.freshDir()
+  const auth = await store.open(dir)
+  try {
+    return await fn(auth)
+  } finally {
+    await auth.close()
+    ctx.removeDir(dir)
+  }
+}
+
+const setPreKeys = (auth, data) => auth.keys.set({ 'pre-key': data.preKeys })
+const storeSessions = (auth, data) => auth.keys.set({ session: data.sessions })
+
+/** W4's work: one get of every session, then one set of their next records. */
+async function getThenSetSessions(auth, data, ids) {
+  const found = await auth.keys.get('session', ids)
+  await auth.keys.set({ session: data.sessionsNext })
+  return found
+}
+
+/**
+ * The longest event-loop stall while `fn` runs, then the same over as long a stretch with
+ * nothing running. The histogram only records from its second tick, so each watch starts a
+ * few ticks early; a short tail lets the loop turn once after the last step, so a stall at
+ * the very end is recorded too.
+ */
+async function stall(ctx, fn) {
+  const watch = async (work) => {
+    const h = monitorEventLoopDelay({ resolution: 1 })
+    h.enable()
+    await sleep(4)
+    const start = performance.now()
+    await work()
+    await sleep(3)
+    const duration = performance.now() - start
+    h.disable()
+    return { max: h.max / 1e6, duration }
+  }
+  await ctx.settle()
+  const busy = await watch(() => ctx.run(fn))
+  const idle = await watch(() => sleep(Math.max(0, busy.duration - 3)))
+  return { stall: busy.max, idle: idle.max }
+}
+
+/** Time during which at least one call to the wrapped store is pending. */
+function busyClock() {
+  let pending = 0
+  let since = 0
+  const clock = { ms: 0 }
+  const track = async (call) => {
+    if (pending++ === 0) since = performance.now()
+    try {
+      return await call()
+    } finally {
+      if (--pending === 0) clock.ms += performance.now() - since
+    }
+  }
+  clock.wrap = (keys) => ({
+    get: (type, ids) => track(() => keys.get(type, ids)),
+    set: (data) => track(() => keys.set(data)),
+  })
+  return clock
+}
+
+const GROUP = '120363000000000099@g.us'
+
+/** A chat as it flows: bursts each way, every tenth message to a group. */
+async function conversation(alice, bob, messages) {
+  for (let i = 0; i < messages; i++) {
+    const text = `message ${i}`
+    if (i % 10 === 9) {
+      const [from, to] = i % 20 === 9 ? [alice, bob] : [bob, alice]
+      expect((await to.receiveFromGroup(await from.sendToGroup(GROUP, text))) === text, 'group message decrypts')
+    } else {
+      const [from, to] = i % 5 < 3 ? [alice, bob] : [bob, alice]
+      expect((await to.receive(await from.send(to, text))) === text, 'message decrypts')
+    }
+  }
+}
+
+export const WORKLOADS = [
+  {
+    name: 'W1/W2 pre-keys',
+    rounds: 7,
+    run: (store, ctx) =>
+      withStore(store, ctx, async (auth) => {
+        const ids = Object.keys(ctx.data.preKeys)
+        const W1 = await ctx.time(() => setPreKeys(auth, ctx.data))
+        let found
+        const W2 = await ctx.time(async () => {
+          found = await auth.keys.get('pre-key', ids)
+        })
+        expect(present(found) === ids.length, 'every pre-key read back')
+        return { W1, W2 }
+      }),
+  },
+  {
+    name: 'W3 sequential sessions',
+    rounds: 5,
+    run: (store, ctx) =>
+      withStore(store, ctx, async (auth) => {
+        const { steps, getIds } = ctx.data
+        await storeSessions(auth, ctx.data)
+        const W3set = await ctx.time(async () => {
+          for (const { id, value } of steps) await auth.keys.set({ session: { [id]: value } })
+        })
+        let hits = 0
+        const W3get = await ctx.time(async () => {
+          for (const id of getIds) hits += present(await auth.keys.get('session', [id]))
+        })
+        expect(hits === getIds.length, 'every session read back')
+        return { W3set, W3get }
+      }),
+  },
+  {
+    name: 'W3c concurrent sessions',
+    rounds: 5,
+    run: (store, ctx) =>
+      withStore(store, ctx, async (auth) => {
+        const { steps, sizes } = ctx.data
+        await storeSessions(auth, ctx.data)
+        const waves = []
+        for (let i = 0; i < steps.length; i += sizes.concurrency) waves.push(steps.slice(i, i + sizes.concurrency))
+        const W3c = await ctx.time(async () => {
+          for (const wave of waves) await Promise.all(wave.map(({ id, value }) => auth.keys.set({ session: { [id]: value } })))
+        })
+        return { W3c }
+      }),
+  },
+  {
+    name: 'W4 many sessions',
+    rounds: 7,
+    run: (store, ctx) =>
+      withStore(store, ctx, async (auth) => {
+        const ids = Object.keys(ctx.data.sessions)
+        await storeSessions(auth, ctx.data)
+        let found
+        const W4get = await ctx.time(async () => {
+          found = await auth.keys.get('session', ids)
+        })
+        expect(present(found) === ids.length, 'every session read back')
+        const W4set = await ctx.time(() => auth.keys.set({ session: ctx.data.sessionsNext }))
+        return { W4get, W4set }
+      }),
+  },
+  {
+    name: 'W5 saveCreds',
+    rounds: 5,
+    run: (store, ctx) =>
+      withStore(store, ctx, async (auth) => {
+        Object.assign(auth.creds, structuredCloneWithBuffers(ctx.data.creds))
+        await auth.saveCreds()
+        const W5 = await ctx.time(async () => {
+          for (let i = 0; i < ctx.data.sizes.creds; i++) {
+            mutateCreds(auth.creds, i)
+            await auth.saveCreds()
+          }
+        })
+        return { W5 }
+      }),
+  },
+  {
+    name: 'W6 open a big store',
+    rounds: 5,
+    async run(store, ctx) {
+      const { dir } = ctx.bulk[store.name]
+      const id = bulkFirstId(ctx.data)
+      let auth, found
+      const W6open = await ctx.time(async () => {
+        auth = await store.open(dir)
+        found = await auth.keys.get('session', [id])
+      })
+      await auth.close()
+      expect(present(found) === 1, 'the first get finds its session')
+      return { W6open }
+    },
+  },
+  {
+    name: 'W7 event-loop stalls',
+    rounds: 5,
+    run: (store, ctx) =>
+      withStore(store, ctx, async (auth) => {
+        const w1 = await stall(ctx, () => setPreKeys(auth, ctx.data))
+        await storeSessions(auth, ctx.data)
+        const ids = Object.keys(ctx.data.sessions)
+        const w4 = await stall(ctx, () => getThenSetSessions(auth, ctx.data, ids))
+        return { W7w1: w1.stall, W7w1idle: w1.idle, W7w4: w4.stall, W7w4idle: w4.idle }
+      }),
+  },
+  {
+    // Last: Baileys' transaction layer runs an AsyncLocalStorage, which stays switched on
+    // for the rest of the process and would slow every later "plain" workload.
+    name: 'W8 Signal conversation',
+    rounds: 3,
+    async run(store, ctx) {
+      const dirs = [ctx.freshDir(), ctx.freshDir()]
+      const auths = await Promise.all(dirs.map((d) => store.open(d)))
+      const clock = busyClock()
+      const [alice, bob] = auths.map((auth, i) =>
+        makeDevice(`1555000${String(i + 1).padStart(4, '0')}@s.whatsapp.net`, {
+          state: { creds: auth.creds, keys: clock.wrap(auth.keys) },
+          saveCreds: auth.saveCreds,
+        }),
+      )
+      try {
+        await bob.publishPreKeys(30)
+        await alice.startSessionWith(bob)
+        clock.ms = 0
+        const { messages } = ctx.data.sizes
+        const ms = await ctx.time(() => conversation(alice, bob, messages))
+        return { W8rate: messages / (ms / 1000), W8share: (100 * clock.ms) / ms }
+      } finally {
+        await Promise.all(auths.map((a) => a.close()))
+        dirs.forEach((d) => ctx.removeDir(d))
+      }
+    },
+  },
+]
