@@ -13,16 +13,11 @@ export declare class NativeStore {
   constructor()
   /** Opens (creating if needed) the SQLite file; index.js has checked the arguments. */
   open(path: string, session: string, full: boolean, busyTimeoutMs: number): Raw
-  /**
-   * Opens the JavaScript-thread reader, once `open` has resolved. Without it every read
-   * goes through the storage thread, which is only slower.
-   */
-  openReader(): boolean
   /** `ids`: an ids frame (src/wire.rs). Resolves to an entries frame. */
   get(kind: string, ids: Buffer): Raw
   /**
    * A small read answered at once on this thread, or `null` when it must go through
-   * `get` (writes in flight, many ids, or any trouble, which `get` then reports).
+   * `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
    */
   getSync(kind: string, ids: Buffer): Buffer | null
   /** `frame`: a set frame (src/wire.rs), applied in one transaction. */

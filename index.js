@@ -143,7 +143,6 @@ async function useRustAuthState(path, options) {
   const store = new native.NativeStore()
   try {
     await store.open(resolve(path), sessionId, durability === 'full', busyTimeoutMs)
-    store.openReader()
   } catch (err) {
     store.close().catch(() => {})
     throw err

@@ -474,14 +474,27 @@ class Reader {
 
 /**
  * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
- * it exactly, so the engine's own parser builds it, else the wire form (flag 0).
+ * it exactly, so the engine's own parser builds it; JSON with the places of `undefined`
+ * properties (flag 2); else the wire form (flag 0).
  */
 function presented(r, len) {
   const start = r.pos
   const end = start + len
-  if (r.buf[start] === 1) {
+  const flag = r.buf[start]
+  if (flag === 1) {
     r.pos = end
     return JSON.parse(r.buf.utf8Slice(start + 1, end))
+  }
+  if (flag === 2) {
+    // `[value, paths]`: put back the object properties that hold `undefined`.
+    r.pos = end
+    const [value, paths] = JSON.parse(r.buf.utf8Slice(start + 1, end))
+    for (const path of paths) {
+      let o = value
+      for (let i = 0; i < path.length - 1; i++) o = o[path[i]]
+      Object.defineProperty(o, path[path.length - 1], { value: undefined, writable: true, enumerable: true, configurable: true })
+    }
+    return value
   }
   r.pos = start + 1
   return r.value()

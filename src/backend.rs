@@ -38,6 +38,18 @@ pub trait Backend: Send {
     /// apply unless the engine could not commit at all, in which case all fail.
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>>;
 
+    /// Serves `get` at once when that involves no waiting on a lock (it runs on the caller's
+    /// thread); `None` sends it through the storage thread instead.
+    fn try_get(&mut self, _kind: &str, _ids: &[String]) -> Option<Result<Vec<Entry>>> {
+        None
+    }
+
+    /// Applies a small batch at once under the same conditions as `try_get`; `None` (nothing
+    /// written) sends it through the storage thread instead.
+    fn try_apply(&mut self, _batch: &[Mutation]) -> Option<Vec<Result<()>>> {
+        None
+    }
+
     /// Up to `limit` keys of `kind` whose id sorts after `after`, in id order; values are
     /// left empty unless `with_values`.
     fn list(

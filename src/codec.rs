@@ -325,6 +325,11 @@ impl<'a> Reader<'a> {
         self.str()
     }
 
+    /// The tag of the next value, without reading it.
+    pub fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
     /// Walks one whole value without building it: the structural check of stored data.
     pub fn skip(&mut self, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
@@ -384,7 +389,10 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
 pub enum Presented {
     /// JSON text that `JSON.parse` turns into exactly the stored value.
     Json(Vec<u8>),
-    /// The wire form, for values JSON cannot carry exactly (bytes, undefined, -0...).
+    /// JSON text `[value, [path, ...]]`: the value with its `undefined` object properties
+    /// left out, and where they go (libsignal leaves some keys `undefined`).
+    JsonWithUndefined(Vec<u8>),
+    /// The wire form, for values JSON cannot carry exactly (bytes, -0, NaN...).
     Wire(Vec<u8>),
 }
 
@@ -392,19 +400,36 @@ pub enum Presented {
 pub fn present(stored: &[u8]) -> Result<Presented> {
     let mut json = Vec::with_capacity(stored.len() + stored.len() / 3 + 16);
     let mut r = Reader::new(stored);
-    match to_json(&mut r, &mut json, 0)? {
-        true => {
-            r.finish()?;
-            Ok(Presented::Json(json))
+    let mut js = Json {
+        out: &mut json,
+        path: Vec::new(),
+        undefined: Vec::new(),
+    };
+    if js.value(&mut r, 0)? {
+        r.finish()?;
+        if js.undefined.is_empty() {
+            return Ok(Presented::Json(json));
         }
-        false => {
-            let mut r = Reader::new(stored);
-            let mut w = Writer::with_capacity(stored.len() + stored.len() / 3);
-            copy(&mut r, &mut w, 0, &|w, s| w.string(s))?;
-            r.finish()?;
-            Ok(Presented::Wire(w.into_bytes()))
+        // `[value, [path, ...]]`: the object properties that hold `undefined`.
+        let paths = std::mem::take(&mut js.undefined);
+        let mut text = Vec::with_capacity(json.len() + paths.len() * 32 + 4);
+        text.push(b'[');
+        text.extend_from_slice(&json);
+        text.extend_from_slice(b",[");
+        for (i, p) in paths.iter().enumerate() {
+            if i > 0 {
+                text.push(b',');
+            }
+            text.extend_from_slice(p);
         }
+        text.extend_from_slice(b"]]");
+        return Ok(Presented::JsonWithUndefined(text));
     }
+    let mut r = Reader::new(stored);
+    let mut w = Writer::with_capacity(stored.len() + stored.len() / 3);
+    copy(&mut r, &mut w, 0, &|w, s| w.string(s))?;
+    r.finish()?;
+    Ok(Presented::Wire(w.into_bytes()))
 }
 
 /// Copies one value token by token; base64-stored strings are expanded back to text and
@@ -467,62 +492,100 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot say
-/// exactly.
-fn to_json(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<bool> {
-    if depth > MAX_DEPTH {
-        return Err(Error::corrupt("stored value is nested too deep"));
-    }
-    match r.token()? {
-        Token::Null => out.extend_from_slice(b"null"),
-        Token::Bool(true) => out.extend_from_slice(b"true"),
-        Token::Bool(false) => out.extend_from_slice(b"false"),
-        Token::Number(n) => {
-            if !n.is_finite() || (n == 0.0 && n.is_sign_negative()) {
-                return Ok(false);
-            }
-            if n.fract() == 0.0 && n.abs() < MAX_SAFE_INT {
-                out.extend_from_slice((n as i64).to_string().as_bytes());
-            } else {
-                // Rust prints the shortest digits that read back as the same f64.
-                out.extend_from_slice(format!("{n:?}").as_bytes());
-            }
+/// A JSON rendering in progress.
+struct Json<'o> {
+    out: &'o mut Vec<u8>,
+    /// Where the walk is: each segment already rendered as JSON (a key string or an index).
+    path: Vec<Vec<u8>>,
+    /// Paths (as JSON arrays) of object properties holding `undefined`.
+    undefined: Vec<Vec<u8>>,
+}
+
+impl Json<'_> {
+    /// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot
+    /// say exactly.
+    fn value(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<bool> {
+        if depth > MAX_DEPTH {
+            return Err(Error::corrupt("stored value is nested too deep"));
         }
-        Token::Str(s) => json_string(out, s),
-        Token::Base64(b) => {
-            out.push(b'"');
-            out.extend_from_slice(base64::encode(b).as_bytes());
-            out.push(b'"');
-        }
-        Token::Array(n) => {
-            out.push(b'[');
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                }
-                if !to_json(r, out, depth + 1)? {
+        let out = &mut *self.out;
+        match r.token()? {
+            Token::Null => out.extend_from_slice(b"null"),
+            Token::Bool(true) => out.extend_from_slice(b"true"),
+            Token::Bool(false) => out.extend_from_slice(b"false"),
+            Token::Number(n) => {
+                if !n.is_finite() || (n == 0.0 && n.is_sign_negative()) {
                     return Ok(false);
                 }
-            }
-            out.push(b']');
-        }
-        Token::Object(n) => {
-            out.push(b'{');
-            for i in 0..n {
-                if i > 0 {
-                    out.push(b',');
-                }
-                json_string(out, r.key()?);
-                out.push(b':');
-                if !to_json(r, out, depth + 1)? {
-                    return Ok(false);
+                use std::io::Write;
+                if n.fract() == 0.0 && n.abs() < MAX_SAFE_INT {
+                    let _ = write!(out, "{}", n as i64);
+                } else {
+                    // Rust prints the shortest digits that read back as the same f64.
+                    let _ = write!(out, "{n:?}");
                 }
             }
-            out.push(b'}');
+            Token::Str(s) => json_string(out, s),
+            Token::Base64(b) => {
+                out.push(b'"');
+                base64::encode_into(b, out);
+                out.push(b'"');
+            }
+            Token::Array(n) => {
+                out.push(b'[');
+                for i in 0..n {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.path.push(i.to_string().into_bytes());
+                    let ok = self.value(r, depth + 1)?;
+                    self.path.pop();
+                    if !ok {
+                        return Ok(false);
+                    }
+                }
+                self.out.push(b']');
+            }
+            Token::Object(n) => {
+                out.push(b'{');
+                let mut first = true;
+                for _ in 0..n {
+                    let key = r.key()?;
+                    if r.peek() == Some(tag::UNDEFINED) {
+                        r.token()?;
+                        let mut p = b"[".to_vec();
+                        for seg in &self.path {
+                            p.extend_from_slice(seg);
+                            p.push(b',');
+                        }
+                        json_string(&mut p, key);
+                        p.push(b']');
+                        self.undefined.push(p);
+                        continue;
+                    }
+                    if !first {
+                        self.out.push(b',');
+                    }
+                    first = false;
+                    json_string(self.out, key);
+                    self.out.push(b':');
+                    let mut seg = Vec::with_capacity(key.len() + 2);
+                    json_string(&mut seg, key);
+                    self.path.push(seg);
+                    let ok = self.value(r, depth + 1)?;
+                    self.path.pop();
+                    if !ok {
+                        return Ok(false);
+                    }
+                }
+                self.out.push(b'}');
+            }
+            Token::Undefined | Token::Str16(_) | Token::Bytes(_) | Token::Date(_) => {
+                return Ok(false)
+            }
         }
-        Token::Undefined | Token::Str16(_) | Token::Bytes(_) | Token::Date(_) => return Ok(false),
+        Ok(true)
     }
-    Ok(true)
 }
 
 /// Standard base64 (RFC 4648, padded), as libsignal and Buffer write it.
@@ -531,6 +594,12 @@ pub mod base64 {
 
     pub fn encode(bytes: &[u8]) -> String {
         let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+        encode_into(bytes, &mut out);
+        String::from_utf8(out).expect("base64 is ASCII")
+    }
+
+    pub fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
+        out.reserve(bytes.len().div_ceil(3) * 4);
         for chunk in bytes.chunks(3) {
             let b = [
                 chunk[0],
@@ -546,7 +615,6 @@ pub mod base64 {
                 }
             }
         }
-        String::from_utf8(out).expect("base64 is ASCII")
     }
 
     fn sextet(c: u8) -> Option<u32> {
@@ -870,6 +938,28 @@ mod tests {
             let stored = to_stored(&v.encode()).unwrap();
             assert_eq!(present(&stored).unwrap(), Presented::Wire(v.encode()));
         }
+    }
+
+    #[test]
+    fn undefined_properties_travel_beside_the_json() {
+        let v = Value::Object(vec![
+            ("a".into(), Value::Undefined),
+            (
+                "b".into(),
+                Value::Array(vec![Value::Object(vec![
+                    ("k\"".into(), Value::Undefined),
+                    ("x".into(), Value::Null),
+                ])]),
+            ),
+        ]);
+        let stored = to_stored(&v.encode()).unwrap();
+        let Presented::JsonWithUndefined(text) = present(&stored).unwrap() else {
+            panic!("expected JSON with undefined paths")
+        };
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            r#"[{"b":[{"x":null}]},[["a"],["b",0,"k\""]]]"#
+        );
     }
 
     #[test]

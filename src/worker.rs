@@ -7,12 +7,12 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use crate::backend::{Backend, Mutation};
 use crate::error::{Code, Error, Result};
-use crate::{codec, wire};
+use crate::wire;
 
 /// Most writes folded into one commit: bounds the latency a large queue adds to its head.
 const MAX_GROUP: usize = 256;
@@ -35,6 +35,7 @@ pub enum Op {
     },
     /// A set frame (src/wire.rs), parsed on the storage thread.
     Set(Vec<u8>),
+    /// A mutation whose values are already in stored form.
     Write(Mutation),
     Close,
 }
@@ -81,6 +82,15 @@ struct Exited {
 pub struct Worker<T> {
     tx: Sender<Request<T>>,
     exited: Arc<Exited>,
+    backend: Slot,
+}
+
+/// The backend, owned by the storage thread, lent to the caller's thread when idle.
+type Slot = Arc<Mutex<Option<Box<dyn Backend>>>>;
+
+fn lock(slot: &Slot) -> MutexGuard<'_, Option<Box<dyn Backend>>> {
+    // A panic is caught inside every backend call, so the data is never left half-changed.
+    slot.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<T> Clone for Worker<T> {
@@ -88,6 +98,7 @@ impl<T> Clone for Worker<T> {
         Worker {
             tx: self.tx.clone(),
             exited: self.exited.clone(),
+            backend: self.backend.clone(),
         }
     }
 }
@@ -97,15 +108,34 @@ impl<T: Send + 'static> Worker<T> {
         let (tx, rx) = channel();
         let exited = Arc::new(Exited::default());
         let signal = exited.clone();
+        let backend: Slot = Arc::default();
+        let slot = backend.clone();
         std::thread::Builder::new()
             .name("baileys-rust-auth".into())
             .spawn(move || {
-                serve(rx, notify);
+                serve(rx, notify, slot);
                 *signal.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
                 signal.cond.notify_all();
             })
             .map_err(|e| Error::new(Code::Internal, format!("cannot start storage thread: {e}")))?;
-        Ok(Worker { tx, exited })
+        Ok(Worker {
+            tx,
+            exited,
+            backend,
+        })
+    }
+
+    /// Runs `f` on the backend right here if the storage thread is not using it (and it is
+    /// open); `None` otherwise. The caller must know that nothing is queued, so that running
+    /// now keeps the order of requests.
+    pub fn try_now<R>(&self, f: impl FnOnce(&mut dyn Backend) -> R) -> Option<R> {
+        let mut guard = match self.backend.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        let be = guard.as_mut()?;
+        catch_unwind(AssertUnwindSafe(|| f(be.as_mut()))).ok()
     }
 
     /// Queues a request. Fails only if the thread is gone, giving the ticket back.
@@ -137,14 +167,15 @@ fn guarded<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(panicked()))
 }
 
-fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>) {
-    let mut backend: Option<Box<dyn Backend>> = None;
+fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>, slot: Slot) {
     let mut open_error = Error::new(Code::Internal, "the store was not opened");
     let mut next: Option<Request<T>> = None;
     loop {
         let Some(Request { op, ticket }) = next.take().or_else(|| rx.recv().ok()) else {
-            return; // every handle dropped
+            drop(lock(&slot).take()); // every handle dropped: close the backend
+            return;
         };
+        let mut backend = lock(&slot);
         let done = match op {
             op @ (Op::Set(_) | Op::Write(_)) if backend.is_some() => {
                 let be = backend.as_mut().expect("checked above");
@@ -171,6 +202,7 @@ fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>) {
             }
             op => serve_one(op, ticket, &mut backend, &mut open_error, &rx, &mut notify),
         };
+        drop(backend);
         let Some(done) = done else { return };
         notify.notify(done);
     }
@@ -274,9 +306,6 @@ impl<T> Group<T> {
 
     fn take(&mut self, op: Op, ticket: T) {
         let parsed = match op {
-            Op::Write(Mutation::Creds(wire)) => {
-                guarded(|| codec::to_stored(&wire)).map(Mutation::Creds)
-            }
             Op::Write(m) => Ok(m),
             Op::Set(frame) => guarded(|| wire::parse_set(&frame)).map(Mutation::Keys),
             _ => Err(Error::new(Code::Internal, "not a write")),

@@ -34,8 +34,6 @@ pub enum Shape {
 pub struct Ticket {
     deferred: usize,
     shape: Shape,
-    /// Whether this is a write: reads on the JavaScript thread wait until none is in flight.
-    write: bool,
 }
 
 impl Ticket {
@@ -44,7 +42,6 @@ impl Ticket {
         Ticket {
             deferred: 0,
             shape: Shape::Done,
-            write: false,
         }
     }
 }
@@ -91,7 +88,7 @@ pub unsafe fn error_value(env: Env, err: &Error) -> Val {
 }
 
 /// A new promise and the ticket that settles it.
-pub unsafe fn promise(env: Env, shape: Shape, write: bool) -> Result<(Ticket, Val)> {
+pub unsafe fn promise(env: Env, shape: Shape) -> Result<(Ticket, Val)> {
     let (mut deferred, mut p) = (ptr::null_mut(), ptr::null_mut());
     convert::check(
         env,
@@ -102,7 +99,6 @@ pub unsafe fn promise(env: Env, shape: Shape, write: bool) -> Result<(Ticket, Va
         Ticket {
             deferred: deferred as usize,
             shape,
-            write,
         },
         p,
     ))
@@ -110,7 +106,7 @@ pub unsafe fn promise(env: Env, shape: Shape, write: bool) -> Result<(Ticket, Va
 
 /// A promise already rejected with `err`.
 pub unsafe fn rejected(env: Env, err: &Error) -> Val {
-    match promise(env, Shape::Done, false) {
+    match promise(env, Shape::Done) {
         Ok((ticket, p)) => {
             settle(env, ticket, Err(err.clone()));
             p
@@ -186,16 +182,15 @@ pub struct Shared {
     tsfn: Cell<sys::napi_threadsafe_function>,
     /// Promises not yet settled: the function keeps the event loop alive only while some are.
     pending: Cell<usize>,
-    /// Writes not yet settled.
-    writes: Cell<usize>,
     lifeline: Arc<Lifeline>,
     /// The teardown hook's argument, to unregister it when the store ends first.
     teardown: Cell<*mut c_void>,
 }
 
 impl Shared {
-    pub fn writes_in_flight(&self) -> bool {
-        self.writes.get() > 0
+    /// No promise of this store is waiting on the storage thread, so nothing is queued.
+    pub fn idle(&self) -> bool {
+        self.pending.get() == 0
     }
 }
 
@@ -211,9 +206,6 @@ unsafe extern "C" fn deliver(env: Env, _js_cb: Val, context: *mut c_void, data: 
         for done in *batch {
             if done.ticket.deferred != 0 {
                 shared.pending.set(shared.pending.get() - 1);
-            }
-            if done.ticket.write {
-                shared.writes.set(shared.writes.get() - 1);
             }
             settle(env, done.ticket, done.result);
         }
@@ -287,7 +279,6 @@ pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
     let shared = Box::into_raw(Box::new(Shared {
         tsfn: Cell::new(ptr::null_mut()),
         pending: Cell::new(0),
-        writes: Cell::new(0),
         lifeline: lifeline.clone(),
         teardown: Cell::new(ptr::null_mut()),
     }));
@@ -332,12 +323,20 @@ pub unsafe fn guard_teardown(env: Env, shared: &Shared, worker: Worker<Ticket>) 
 }
 
 /// Counts a promise handed to the storage thread (JavaScript thread only).
-pub unsafe fn track(env: Env, shared: &Shared, write: bool) {
+pub unsafe fn track(env: Env, shared: &Shared) {
     if shared.pending.get() == 0 {
         sys::napi_ref_threadsafe_function(env, shared.tsfn.get());
     }
     shared.pending.set(shared.pending.get() + 1);
-    if write {
-        shared.writes.set(shared.writes.get() + 1);
+}
+
+/// A promise settled at once with `result` (work done on the JavaScript thread).
+pub unsafe fn settled(env: Env, shape: Shape, result: Result<Reply>) -> Val {
+    match promise(env, shape) {
+        Ok((ticket, p)) => {
+            settle(env, ticket, result);
+            p
+        }
+        Err(e) => rejected(env, &e),
     }
 }

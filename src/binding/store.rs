@@ -10,10 +10,10 @@ use napi_derive::napi;
 
 use super::settle::{self, Shape, Shared, Ticket};
 use crate::backend::{Backend, Mutation};
-use crate::error::{Code, Error, Result};
-use crate::sqlite::{Durability, Options, Reader, SqliteBackend};
+use crate::error::{Code, Error};
+use crate::sqlite::{Durability, Options, SqliteBackend};
 use crate::wire;
-use crate::worker::{Op, Worker};
+use crate::worker::{Op, Reply, Worker};
 
 /// A raw value handed back to JavaScript as is (a promise).
 pub struct Raw(sys::napi_value);
@@ -56,13 +56,12 @@ pub fn schema_version() -> i64 {
 pub struct NativeStore {
     worker: Option<Worker<Ticket>>,
     shared: *const Shared,
-    /// Where `open` was asked to open, for the JavaScript-thread reader.
-    opened: Option<(PathBuf, String)>,
-    reader: Option<Reader>,
 }
 
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
-const MAX_SYNC_IDS: usize = 32;
+const MAX_NOW_IDS: usize = 32;
+/// Largest set frame written on the JavaScript thread, in bytes (a few sessions).
+const MAX_NOW_FRAME: usize = 32 * 1024;
 
 impl NativeStore {
     /// Queues `op` and returns the promise its completion settles.
@@ -71,15 +70,14 @@ impl NativeStore {
         let Some(worker) = self.worker.as_ref() else {
             return Raw(unsafe { settle::rejected(env, &Error::closed()) });
         };
-        let write = matches!(op, Op::Set(_) | Op::Write(_));
         unsafe {
-            let (ticket, promise) = match settle::promise(env, shape, write) {
+            let (ticket, promise) = match settle::promise(env, shape) {
                 Ok(p) => p,
                 Err(e) => return Raw(settle::rejected(env, &e)),
             };
             match worker.send(op, ticket) {
                 // The store lives until its channel is finalized, after the last completion.
-                Ok(()) => settle::track(env, &*self.shared, write),
+                Ok(()) => settle::track(env, &*self.shared),
                 Err(ticket) => settle::settle(
                     env,
                     ticket,
@@ -90,19 +88,29 @@ impl NativeStore {
         }
     }
 
-    fn sync_get(&mut self, kind: &str, ids: &[u8]) -> Result<Option<Vec<u8>>> {
-        if self.worker.is_none() || unsafe { (*self.shared).writes_in_flight() } {
-            return Ok(None);
+    /// Runs `f` on the backend on this thread when nothing is queued and the storage thread
+    /// is idle: a small call then costs no thread round trip. `None` otherwise.
+    fn now<R>(&self, f: impl FnOnce(&mut dyn Backend) -> Option<R>) -> Option<R> {
+        let worker = self.worker.as_ref()?;
+        if !unsafe { (*self.shared).idle() } {
+            return None;
         }
-        let Some(reader) = self.reader.as_mut() else {
-            return Ok(None);
-        };
-        let ids = wire::parse_ids(ids)?;
-        if ids.len() > MAX_SYNC_IDS {
-            return Ok(None);
+        worker.try_now(f).flatten()
+    }
+
+    /// Writes `mutation` at once if it can, else through the storage thread.
+    fn write(&mut self, env: Env, mutation: Mutation) -> Raw {
+        let batch = [mutation];
+        match self.now(|be| be.try_apply(&batch)) {
+            Some(mut results) => {
+                let result = results.pop().unwrap_or(Ok(())).map(|()| Reply::Done);
+                Raw(unsafe { settle::settled(env.raw(), Shape::Done, result) })
+            }
+            None => {
+                let [mutation] = batch;
+                self.submit(env, Shape::Done, Op::Write(mutation))
+            }
         }
-        let found = reader.get(kind, &ids)?;
-        wire::entries_frame(kind, &found).map(Some)
     }
 }
 
@@ -118,8 +126,6 @@ impl NativeStore {
         Ok(NativeStore {
             worker: Some(worker),
             shared,
-            opened: None,
-            reader: None,
         })
     }
 
@@ -134,7 +140,7 @@ impl NativeStore {
         busy_timeout_ms: u32,
     ) -> Raw {
         let options = Options {
-            session: session.clone(),
+            session,
             durability: if full {
                 Durability::Full
             } else {
@@ -143,21 +149,10 @@ impl NativeStore {
             busy_timeout: Duration::from_millis(busy_timeout_ms.into()),
         };
         let path = PathBuf::from(path);
-        self.opened = Some((path.clone(), session));
         let open = Box::new(move || {
             SqliteBackend::open(&path, &options).map(|b| Box::new(b) as Box<dyn Backend>)
         });
         self.submit(env, Shape::Done, Op::Open(open))
-    }
-
-    /// Opens the JavaScript-thread reader, once `open` has resolved. Without it every read
-    /// goes through the storage thread, which is only slower.
-    #[napi(js_name = "openReader")]
-    pub fn open_reader(&mut self) -> bool {
-        if let Some((path, session)) = &self.opened {
-            self.reader = Reader::open(path, session).ok();
-        }
-        self.reader.is_some()
     }
 
     /// `ids`: an ids frame (src/wire.rs). Resolves to an entries frame.
@@ -171,21 +166,35 @@ impl NativeStore {
     }
 
     /// A small read answered at once on this thread, or `null` when it must go through
-    /// `get` (writes in flight, many ids, or any trouble, which `get` then reports).
+    /// `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
     #[napi(js_name = "getSync")]
     pub fn get_sync(&mut self, kind: String, ids: Buffer) -> Option<Buffer> {
-        self.sync_get(&kind, &ids).ok().flatten().map(Buffer::from)
+        self.now(|be| {
+            let ids = wire::parse_ids(&ids)
+                .ok()
+                .filter(|i| i.len() <= MAX_NOW_IDS)?;
+            let found = be.try_get(&kind, &ids)?.ok()?;
+            wire::entries_frame(&kind, &found).ok()
+        })
+        .map(Buffer::from)
     }
 
     /// `frame`: a set frame (src/wire.rs), applied in one transaction.
     #[napi]
     pub fn set(&mut self, env: Env, frame: Buffer) -> Raw {
-        self.submit(env, Shape::Done, Op::Set(frame.to_vec()))
+        if frame.len() > MAX_NOW_FRAME {
+            // Parsed on the storage thread: a large frame costs the event loop nothing.
+            return self.submit(env, Shape::Done, Op::Set(frame.to_vec()));
+        }
+        match wire::parse_set(&frame) {
+            Ok(writes) => self.write(env, Mutation::Keys(writes)),
+            Err(e) => Raw(unsafe { settle::rejected(env.raw(), &e) }),
+        }
     }
 
     #[napi]
     pub fn clear(&mut self, env: Env) -> Raw {
-        self.submit(env, Shape::Done, Op::Write(Mutation::Clear))
+        self.write(env, Mutation::Clear)
     }
 
     /// Resolves to the encoded creds, or `null` for a new session.
@@ -197,7 +206,15 @@ impl NativeStore {
     /// `creds`: one encoded value.
     #[napi(js_name = "saveCreds")]
     pub fn save_creds(&mut self, env: Env, creds: Buffer) -> Raw {
-        self.submit(env, Shape::Done, Op::Write(Mutation::Creds(creds.to_vec())))
+        match crate::codec::to_stored(&creds) {
+            Ok(stored) => self.write(env, Mutation::Creds(stored)),
+            Err(e) => Raw(unsafe {
+                settle::rejected(
+                    env.raw(),
+                    &Error::new(Code::Internal, format!("creds: {}", e.message)),
+                )
+            }),
+        }
     }
 
     /// One page of `list`/`listIds`: up to `limit` entries after `after`, in id order, as
@@ -226,7 +243,6 @@ impl NativeStore {
         let promise = self.submit(env, Shape::Done, Op::Close);
         // The thread finishes the queue on its own; never block this thread joining it.
         self.worker = None;
-        self.reader = None;
         promise
     }
 

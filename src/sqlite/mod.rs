@@ -49,6 +49,8 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 pub struct SqliteBackend {
     conn: Connection,
+    busy_timeout: Duration,
+    durability: Durability,
     session: String,
     /// Row id of the session, once it exists in a committed transaction.
     session_id: Option<i64>,
@@ -124,6 +126,8 @@ impl SqliteBackend {
         .map_err(|e| at(path, e))?;
         let mut backend = SqliteBackend {
             conn,
+            busy_timeout: options.busy_timeout,
+            durability: options.durability,
             session: options.session.clone(),
             session_id: None,
         };
@@ -255,6 +259,14 @@ impl SqliteBackend {
         Ok(results)
     }
 
+    /// Runs `f` with lock waits disabled: the caller would rather go another way than wait.
+    fn without_waiting<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let r = f(self);
+        let _ = self.conn.busy_timeout(self.busy_timeout);
+        r
+    }
+
     fn rollback(&self) {
         if !self.conn.is_autocommit() {
             // Nothing more can be done if even this fails; the next BEGIN reports it.
@@ -286,48 +298,32 @@ fn session_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
         .optional()?)
 }
 
-/// A second, read-only connection for small reads on the caller's own thread: a point
-/// lookup costs a few microseconds, a round trip to the storage thread several times that.
-/// WAL lets it read while the storage thread writes; it sees every committed write.
-pub struct Reader {
-    conn: Connection,
-    session: String,
-    session_id: Option<i64>,
-}
-
-impl Reader {
-    /// Opens a database the storage thread has already opened (and migrated).
-    pub fn open(path: &Path, session: &str) -> Result<Self> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        // Never wait on the JavaScript thread: a busy database sends the read the slow way.
-        conn.busy_timeout(Duration::ZERO)?;
-        Ok(Reader {
-            conn,
-            session: session.to_owned(),
-            session_id: None,
-        })
-    }
-
-    pub fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        if self.session_id.is_none() {
-            self.session_id = session_id(&self.conn, &self.session)?;
-        }
-        match self.session_id {
-            Some(session) => read_keys(&self.conn, session, kind, ids),
-            None => Ok(Vec::new()),
-        }
-    }
-}
-
 impl Backend for SqliteBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
         match self.session_id {
             Some(session) => read_keys(&self.conn, session, kind, ids),
             None => Ok(Vec::new()),
         }
+    }
+
+    fn try_get(&mut self, kind: &str, ids: &[String]) -> Option<Result<Vec<Entry>>> {
+        match self.without_waiting(|b| b.get(kind, ids)) {
+            Err(e) if e.code == Code::Busy => None,
+            r => Some(r),
+        }
+    }
+
+    fn try_apply(&mut self, batch: &[Mutation]) -> Option<Vec<Result<()>>> {
+        // An fsync per commit belongs off the JavaScript thread.
+        if self.durability == Durability::Full {
+            return None;
+        }
+        // Busy can only come from BEGIN IMMEDIATE, before anything was written.
+        let results = self.without_waiting(|b| b.apply(batch));
+        let busy = results
+            .iter()
+            .any(|r| matches!(r, Err(e) if e.code == Code::Busy));
+        (!busy).then_some(results)
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
