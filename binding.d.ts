@@ -19,7 +19,7 @@ export declare class NativeStore {
    * A small read answered at once on this thread, or `null` when it must go through
    * `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
    */
-  getSync(kind: string, ids: Buffer): Buffer | null
+  getSync(kind: string, ids: Buffer): Raw
   /** `frame`: a set frame (src/wire.rs), applied in one transaction. */
   set(frame: Buffer): Raw
   clear(): Raw

@@ -16,6 +16,7 @@
 //! | 10  | string16  | varint unit count, UTF-16LE (strings with lone surrogates) |
 //! | 11  | date      | f64 milliseconds, little endian                    |
 //! | 12  | base64    | varint length, the decoded bytes of a canonical base64 string (stored form only) |
+//! | 13  | object    | as 9, but each key is `varint (length << 1 \| b)` then UTF-8 (b = 0) or the bytes of a canonical base64 key (b = 1) (stored form only) |
 //!
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
@@ -44,6 +45,7 @@ pub mod tag {
     pub const STRING16: u8 = 10;
     pub const DATE: u8 = 11;
     pub const BASE64: u8 = 12;
+    pub const STORED_OBJECT: u8 = 13;
 }
 
 /// Deepest nesting accepted. Baileys' values nest about six levels.
@@ -165,6 +167,32 @@ impl Writer {
         self.buf.extend_from_slice(k.as_bytes());
     }
 
+    /// A key of a stored-form object, compacted when it is canonical base64.
+    fn stored_key(&mut self, k: &str) {
+        match base64::decode_canonical(k).filter(|_| k.len() >= MIN_BASE64) {
+            Some(bytes) => {
+                self.varint(((bytes.len() as u64) << 1) | 1);
+                self.buf.extend_from_slice(&bytes);
+            }
+            None => {
+                self.varint((k.len() as u64) << 1);
+                self.buf.extend_from_slice(k.as_bytes());
+            }
+        }
+    }
+
+    /// A string, compacted when it is canonical base64 (stored form).
+    fn stored_string(&mut self, s: &str) {
+        match base64::decode_canonical(s).filter(|_| s.len() >= MIN_BASE64) {
+            Some(bytes) => {
+                self.buf.push(tag::BASE64);
+                self.varint(bytes.len() as u64);
+                self.buf.extend_from_slice(&bytes);
+            }
+            None => self.string(s),
+        }
+    }
+
     /// Position where an object's entry count will be patched by `patch_count`: used when
     /// the number of entries is only known after writing them (undefined-skipping callers).
     pub fn object_placeholder(&mut self) -> usize {
@@ -208,6 +236,25 @@ pub enum Token<'a> {
     Array(usize),
     /// An object; `usize` (key, value) entries follow, each key read with [`Reader::key`].
     Object(usize),
+    /// An object of the stored form; keys are read with [`Reader::stored_key`].
+    StoredObject(usize),
+}
+
+/// A key of a stored-form object.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Key<'a> {
+    Text(&'a str),
+    /// The bytes of a canonical base64 key.
+    Base64(&'a [u8]),
+}
+
+impl Key<'_> {
+    pub fn to_text(self) -> String {
+        match self {
+            Key::Text(s) => s.to_owned(),
+            Key::Base64(b) => base64::encode(b),
+        }
+    }
 }
 
 /// Reads encoded values back, token by token, checking every length against the input.
@@ -317,12 +364,35 @@ impl<'a> Reader<'a> {
             // which also bounds any allocation made from it.
             tag::ARRAY => Token::Array(self.len(1)?),
             tag::OBJECT => Token::Object(self.len(2)?),
+            tag::STORED_OBJECT => Token::StoredObject(self.len(2)?),
             t => return Err(Error::corrupt(format!("stored value has unknown tag {t}"))),
         })
     }
 
     pub fn key(&mut self) -> Result<&'a str> {
         self.str()
+    }
+
+    pub fn stored_key(&mut self) -> Result<Key<'a>> {
+        let n = self.varint()?;
+        let len = usize::try_from(n >> 1).map_err(|_| Self::truncated())?;
+        let bytes = self.take(len)?;
+        if n & 1 == 1 {
+            Ok(Key::Base64(bytes))
+        } else {
+            std::str::from_utf8(bytes)
+                .map(Key::Text)
+                .map_err(|_| Error::corrupt("stored key is not UTF-8"))
+        }
+    }
+
+    /// Reads the key of an entry of `object` (a wire or a stored-form object).
+    pub fn entry_key(&mut self, stored: bool) -> Result<Key<'a>> {
+        if stored {
+            self.stored_key()
+        } else {
+            self.key().map(Key::Text)
+        }
     }
 
     /// The tag of the next value, without reading it.
@@ -335,15 +405,17 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(Error::corrupt("stored value is nested too deep"));
         }
-        match self.token()? {
+        let t = self.token()?;
+        match t {
             Token::Array(n) => {
                 for _ in 0..n {
                     self.skip(depth + 1)?;
                 }
             }
-            Token::Object(n) => {
+            Token::Object(n) | Token::StoredObject(n) => {
+                let stored = matches!(t, Token::StoredObject(_));
                 for _ in 0..n {
-                    self.key()?;
+                    self.entry_key(stored)?;
                     self.skip(depth + 1)?;
                 }
             }
@@ -367,19 +439,7 @@ const MIN_BASE64: usize = 16;
 pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
     let mut r = Reader::new(wire);
     let mut w = Writer::with_capacity(wire.len());
-    copy(
-        &mut r,
-        &mut w,
-        0,
-        &|w, s| match base64::decode_canonical(s) {
-            Some(bytes) if s.len() >= MIN_BASE64 => {
-                w.buf.push(tag::BASE64);
-                w.varint(bytes.len() as u64);
-                w.buf.extend_from_slice(&bytes);
-            }
-            _ => w.string(s),
-        },
-    )?;
+    copy(&mut r, &mut w, 0, true)?;
     r.finish()?;
     Ok(w.into_bytes())
 }
@@ -427,19 +487,14 @@ pub fn present(stored: &[u8]) -> Result<Presented> {
     }
     let mut r = Reader::new(stored);
     let mut w = Writer::with_capacity(stored.len() + stored.len() / 3);
-    copy(&mut r, &mut w, 0, &|w, s| w.string(s))?;
+    copy(&mut r, &mut w, 0, false)?;
     r.finish()?;
     Ok(Presented::Wire(w.into_bytes()))
 }
 
-/// Copies one value token by token; base64-stored strings are expanded back to text and
-/// every text string goes through `string`.
-fn copy(
-    r: &mut Reader<'_>,
-    w: &mut Writer,
-    depth: usize,
-    string: &dyn Fn(&mut Writer, &str),
-) -> Result<()> {
+/// Copies one value token by token, into the stored form (`compact`: base64 strings and
+/// keys as bytes) or into the wire form (expanded back to text).
+fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::corrupt("stored value is nested too deep"));
     }
@@ -448,7 +503,13 @@ fn copy(
         Token::Null => w.null(),
         Token::Bool(b) => w.bool(b),
         Token::Number(n) => w.number(n),
-        Token::Str(s) => string(w, s),
+        Token::Str(s) if compact => w.stored_string(s),
+        Token::Str(s) => w.string(s),
+        Token::Base64(b) if compact => {
+            w.buf.push(tag::BASE64);
+            w.varint(b.len() as u64);
+            w.buf.extend_from_slice(b);
+        }
         Token::Base64(b) => w.string(&base64::encode(b)),
         Token::Str16(b) => w.string16(&utf16_units(b)),
         Token::Bytes(b) => w.bytes(b),
@@ -456,14 +517,28 @@ fn copy(
         Token::Array(n) => {
             w.array(n);
             for _ in 0..n {
-                copy(r, w, depth + 1, string)?;
+                copy(r, w, depth + 1, compact)?;
             }
         }
-        Token::Object(n) => {
-            w.object(n);
+        t @ (Token::Object(n) | Token::StoredObject(n)) => {
+            let stored = matches!(t, Token::StoredObject(_));
+            w.buf.push(if compact {
+                tag::STORED_OBJECT
+            } else {
+                tag::OBJECT
+            });
+            w.varint(n as u64);
             for _ in 0..n {
-                w.key(r.key()?);
-                copy(r, w, depth + 1, string)?;
+                match (r.entry_key(stored)?, compact) {
+                    (Key::Text(k), true) => w.stored_key(k),
+                    (Key::Text(k), false) => w.key(k),
+                    (Key::Base64(b), true) => {
+                        w.varint(((b.len() as u64) << 1) | 1);
+                        w.buf.extend_from_slice(b);
+                    }
+                    (Key::Base64(b), false) => w.key(&base64::encode(b)),
+                }
+                copy(r, w, depth + 1, compact)?;
             }
         }
     }
@@ -492,16 +567,38 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// Where a JSON rendering is: an object key (its JSON text, as a range of the output) or an
+/// array index.
+#[derive(Clone, Copy)]
+enum Seg {
+    Key(usize, usize),
+    Index(usize),
+}
+
 /// A JSON rendering in progress.
 struct Json<'o> {
     out: &'o mut Vec<u8>,
-    /// Where the walk is: each segment already rendered as JSON (a key string or an index).
-    path: Vec<Vec<u8>>,
+    path: Vec<Seg>,
     /// Paths (as JSON arrays) of object properties holding `undefined`.
     undefined: Vec<Vec<u8>>,
 }
 
 impl Json<'_> {
+    /// Records the path of an `undefined` property: the current path, then `key`.
+    fn note_undefined(&mut self, key: Seg) {
+        let mut p = b"[".to_vec();
+        for seg in self.path.iter().chain(std::iter::once(&key)) {
+            match *seg {
+                Seg::Key(a, b) => p.extend_from_slice(&self.out[a..b]),
+                Seg::Index(i) => p.extend_from_slice(i.to_string().as_bytes()),
+            }
+            p.push(b',');
+        }
+        p.pop();
+        p.push(b']');
+        self.undefined.push(p);
+    }
+
     /// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot
     /// say exactly.
     fn value(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<bool> {
@@ -537,7 +634,7 @@ impl Json<'_> {
                     if i > 0 {
                         self.out.push(b',');
                     }
-                    self.path.push(i.to_string().into_bytes());
+                    self.path.push(Seg::Index(i));
                     let ok = self.value(r, depth + 1)?;
                     self.path.pop();
                     if !ok {
@@ -546,32 +643,34 @@ impl Json<'_> {
                 }
                 self.out.push(b']');
             }
-            Token::Object(n) => {
+            t @ (Token::Object(n) | Token::StoredObject(n)) => {
+                let stored = matches!(t, Token::StoredObject(_));
                 out.push(b'{');
                 let mut first = true;
                 for _ in 0..n {
-                    let key = r.key()?;
-                    if r.peek() == Some(tag::UNDEFINED) {
-                        r.token()?;
-                        let mut p = b"[".to_vec();
-                        for seg in &self.path {
-                            p.extend_from_slice(seg);
-                            p.push(b',');
-                        }
-                        json_string(&mut p, key);
-                        p.push(b']');
-                        self.undefined.push(p);
-                        continue;
-                    }
+                    let mark = self.out.len();
                     if !first {
                         self.out.push(b',');
                     }
+                    let key_at = self.out.len();
+                    match r.entry_key(stored)? {
+                        Key::Text(k) => json_string(self.out, k),
+                        Key::Base64(b) => {
+                            self.out.push(b'"');
+                            base64::encode_into(b, self.out);
+                            self.out.push(b'"');
+                        }
+                    }
+                    let key = Seg::Key(key_at, self.out.len());
+                    if r.peek() == Some(tag::UNDEFINED) {
+                        r.token()?;
+                        self.note_undefined(key);
+                        self.out.truncate(mark);
+                        continue;
+                    }
                     first = false;
-                    json_string(self.out, key);
                     self.out.push(b':');
-                    let mut seg = Vec::with_capacity(key.len() + 2);
-                    json_string(&mut seg, key);
-                    self.path.push(seg);
+                    self.path.push(key);
                     let ok = self.value(r, depth + 1)?;
                     self.path.pop();
                     if !ok {
@@ -600,20 +699,22 @@ pub mod base64 {
 
     pub fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
         out.reserve(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]);
-                } else {
-                    out.push(b'=');
-                }
+        let sym = |n: u32, shift: u32| ALPHABET[((n >> shift) & 63) as usize];
+        let mut chunks = bytes.chunks_exact(3);
+        for c in &mut chunks {
+            let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+            out.extend_from_slice(&[sym(n, 18), sym(n, 12), sym(n, 6), sym(n, 0)]);
+        }
+        match *chunks.remainder() {
+            [a] => {
+                let n = u32::from(a) << 16;
+                out.extend_from_slice(&[sym(n, 18), sym(n, 12), b'=', b'=']);
             }
+            [a, b] => {
+                let n = (u32::from(a) << 16) | (u32::from(b) << 8);
+                out.extend_from_slice(&[sym(n, 18), sym(n, 12), sym(n, 6), b'=']);
+            }
+            _ => {}
         }
     }
 
@@ -735,11 +836,17 @@ impl Value {
                     .map(|_| Value::read(r, depth + 1))
                     .collect::<Result<_>>()?,
             ),
-            Token::Object(n) => Value::Object(
-                (0..n)
-                    .map(|_| Ok((r.key()?.to_owned(), Value::read(r, depth + 1)?)))
-                    .collect::<Result<_>>()?,
-            ),
+            t @ (Token::Object(n) | Token::StoredObject(n)) => {
+                let stored = matches!(t, Token::StoredObject(_));
+                Value::Object(
+                    (0..n)
+                        .map(|_| {
+                            let k = r.entry_key(stored)?.to_text();
+                            Ok((k, Value::read(r, depth + 1)?))
+                        })
+                        .collect::<Result<_>>()?,
+                )
+            }
         })
     }
 
@@ -891,7 +998,7 @@ mod tests {
     }
 
     #[test]
-    fn stored_form_compacts_base64_and_presents_exactly() {
+    fn stored_form_compacts_base64_keys_and_presents_exactly() {
         let key = base64::encode(&[7u8; 33]);
         let session = Value::Object(vec![
             ("version".into(), Value::String("v1".into())),

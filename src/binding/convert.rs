@@ -30,13 +30,21 @@ pub unsafe fn js_string(env: Env, s: &str) -> Result<Val> {
     Ok(v)
 }
 
-/// A Buffer that takes over `bytes` without copying them.
+/// A Buffer holding `bytes`: small ones are copied into a Buffer the engine allocates (an
+/// external Buffer costs a finalizer and more GC work than a copy), large ones handed over.
 pub unsafe fn js_buffer(env: Env, bytes: Vec<u8>) -> Result<Val> {
-    napi::bindgen_prelude::ToNapiValue::to_napi_value(
-        env,
-        napi::bindgen_prelude::Buffer::from(bytes),
-    )
-    .map_err(|e| Error::new(Code::Internal, format!("creating a Buffer: {e}")))
+    if bytes.len() > 64 * 1024 {
+        return napi::bindgen_prelude::ToNapiValue::to_napi_value(
+            env,
+            napi::bindgen_prelude::Buffer::from(bytes),
+        )
+        .map_err(|e| Error::new(Code::Internal, format!("creating a Buffer: {e}")));
+    }
+    let (mut v, mut data) = (ptr::null_mut(), ptr::null_mut());
+    let status =
+        sys::napi_create_buffer_copy(env, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut v);
+    check(env, status, "creating a Buffer")?;
+    Ok(v)
 }
 
 pub unsafe fn undefined(env: Env) -> Val {

@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use napi::bindgen_prelude::{Buffer, ToNapiValue, TypeName, ValueType};
+use napi::bindgen_prelude::{BufferSlice, ToNapiValue, TypeName, ValueType};
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 
+use super::convert;
 use super::settle::{self, Shape, Shared, Ticket};
 use crate::backend::{Backend, Mutation};
 use crate::error::{Code, Error};
@@ -157,7 +158,7 @@ impl NativeStore {
 
     /// `ids`: an ids frame (src/wire.rs). Resolves to an entries frame.
     #[napi]
-    pub fn get(&mut self, env: Env, kind: String, ids: Buffer) -> Raw {
+    pub fn get(&mut self, env: Env, kind: String, ids: BufferSlice) -> Raw {
         let op = Op::Get {
             kind,
             ids: ids.to_vec(),
@@ -168,20 +169,24 @@ impl NativeStore {
     /// A small read answered at once on this thread, or `null` when it must go through
     /// `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
     #[napi(js_name = "getSync")]
-    pub fn get_sync(&mut self, kind: String, ids: Buffer) -> Option<Buffer> {
-        self.now(|be| {
+    pub fn get_sync(&mut self, env: Env, kind: String, ids: BufferSlice) -> Raw {
+        let frame = self.now(|be| {
             let ids = wire::parse_ids(&ids)
                 .ok()
                 .filter(|i| i.len() <= MAX_NOW_IDS)?;
             let found = be.try_get(&kind, &ids)?.ok()?;
             wire::entries_frame(&kind, &found).ok()
+        });
+        let env = env.raw();
+        Raw(match frame.map(|f| unsafe { convert::js_buffer(env, f) }) {
+            Some(Ok(buf)) => buf,
+            _ => unsafe { convert::null(env) },
         })
-        .map(Buffer::from)
     }
 
     /// `frame`: a set frame (src/wire.rs), applied in one transaction.
     #[napi]
-    pub fn set(&mut self, env: Env, frame: Buffer) -> Raw {
+    pub fn set(&mut self, env: Env, frame: BufferSlice) -> Raw {
         if frame.len() > MAX_NOW_FRAME {
             // Parsed on the storage thread: a large frame costs the event loop nothing.
             return self.submit(env, Shape::Done, Op::Set(frame.to_vec()));
@@ -205,7 +210,7 @@ impl NativeStore {
 
     /// `creds`: one encoded value.
     #[napi(js_name = "saveCreds")]
-    pub fn save_creds(&mut self, env: Env, creds: Buffer) -> Raw {
+    pub fn save_creds(&mut self, env: Env, creds: BufferSlice) -> Raw {
         match crate::codec::to_stored(&creds) {
             Ok(stored) => self.write(env, Mutation::Creds(stored)),
             Err(e) => Raw(unsafe {
