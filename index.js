@@ -61,10 +61,7 @@ function makeSubmitter() {
     let submitted = noop
     const done = new Promise((resolve) => (submitted = resolve))
     tail = done
-    done.then(() => {
-      if (tail === done) tail = null
-    })
-    return framed.then(
+    const result = framed.then(
       (frame) => {
         submitted()
         return send(frame)
@@ -74,6 +71,13 @@ function makeSubmitter() {
         throw err
       },
     )
+    // Later calls take this path until this one has settled, so promises also settle in
+    // call order (a direct call could otherwise share its commit and settle first).
+    const release = () => {
+      if (tail === done) tail = null
+    }
+    result.then(release, release)
+    return result
   }
 
   return function submit(encode, send) {
@@ -147,18 +151,36 @@ async function useRustAuthState(path, options) {
     store.close().catch(() => {})
     throw err
   }
-  const saved = await store.loadCreds()
-  const creds = saved === null ? initAuthCreds() : codec.decodeValue(saved)
+  // A failed start must not leave the file open until garbage collection.
+  const abandon = async (err) => {
+    await store.close().catch(noop)
+    throw err
+  }
+  const saved = await store.loadCreds().catch(abandon)
+  let creds
+  try {
+    creds = saved === null ? initAuthCreds() : codec.decodeValue(saved)
+  } catch (err) {
+    await abandon(err)
+  }
   const submit = makeSubmitter()
   // Baileys saves on every creds.update, often with nothing changed: identical creds are not
   // written again, and the caller waits for the write that already holds them.
   let last = null
-  const saveCreds = () =>
-    submit(
-      () => codec.encodeValue(creds),
+  const saveCreds = () => {
+    // Encoded now, even if the write waits behind a large call: what is saved is the
+    // object as it is at the moment of the call.
+    let now
+    try {
+      now = Buffer.from(codec.encodeValue(creds))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    return submit(
+      () => now,
       (bytes) => {
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
-        const entry = { bytes: Buffer.from(bytes), done: store.saveCreds(bytes) }
+        const entry = { bytes, done: store.saveCreds(bytes) }
         last = entry
         entry.done.catch(() => {
           if (last === entry) last = null
@@ -166,7 +188,8 @@ async function useRustAuthState(path, options) {
         return entry.done
       },
     )
-  if (saved === null) await saveCreds()
+  }
+  if (saved === null) await saveCreds().catch(abandon)
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
   let closing
   const close = () => (closing ??= submit(noop, () => store.close()))

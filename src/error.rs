@@ -148,7 +148,9 @@ impl From<rusqlite::Error> for Error {
 impl From<std::io::Error> for Error {
     fn from(err: std::io::Error) -> Self {
         let code = match err.kind() {
-            std::io::ErrorKind::PermissionDenied => Code::CannotOpen,
+            std::io::ErrorKind::PermissionDenied
+            | std::io::ErrorKind::NotADirectory
+            | std::io::ErrorKind::IsADirectory => Code::CannotOpen,
             std::io::ErrorKind::ReadOnlyFilesystem => Code::ReadOnly,
             std::io::ErrorKind::StorageFull => Code::DiskFull,
             _ => Code::Io,

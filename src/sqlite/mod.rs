@@ -143,6 +143,16 @@ impl SqliteBackend {
         }
         // Read the version before anything writes: a newer file must stay untouched.
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0
+            && conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })? > 0
+        {
+            return Err(Error::new(
+                Code::NotADatabase,
+                "is an SQLite database of another program; it was left untouched",
+            ));
+        }
         if version > schema::VERSION {
             return Err(Error::new(
                 Code::SchemaTooNew,

@@ -22,6 +22,9 @@ pub const MIGRATIONS: &[&str] = &[
         value   BLOB    NOT NULL,
         UNIQUE (session, type, id)
     );",
+    // 2: values may hold objects with compacted base64 keys (codec tag 13). No table changes:
+    // the bump makes older builds refuse such files as too new instead of misreading them.
+    "",
 ];
 
 /// The schema version this build writes.

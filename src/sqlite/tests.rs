@@ -201,15 +201,28 @@ fn schema_is_created_versioned_and_migrated_forward() {
     assert_eq!(mode, "wal");
     drop(conn);
 
-    // A version-0 file (empty database) is migrated on open.
-    let old = dir.file("old.db");
-    Connection::open(&old)
+    // An empty version-0 database is set up on open...
+    let empty = dir.file("empty.db");
+    Connection::open(&empty)
         .unwrap()
-        .execute_batch("CREATE TABLE unrelated (x); PRAGMA user_version = 0;")
+        .execute_batch("PRAGMA user_version = 0; VACUUM;")
         .unwrap();
-    let mut db = open(&old, "default");
+    let mut db = open(&empty, "default");
     db.apply(&[Mutation::Keys(vec![put("t", "1", b"v")])]);
     assert_eq!(db.get("t", &ids(&["1"])).unwrap().len(), 1);
+
+    // ...but another program's database is refused, untouched.
+    let foreign = dir.file("foreign.db");
+    Connection::open(&foreign)
+        .unwrap()
+        .execute_batch("CREATE TABLE unrelated (x);")
+        .unwrap();
+    let before = std::fs::read(&foreign).unwrap();
+    let err = SqliteBackend::open(&foreign, &Options::default())
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::NotADatabase);
+    assert_eq!(std::fs::read(&foreign).unwrap(), before);
 }
 
 #[test]
