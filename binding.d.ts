@@ -20,13 +20,18 @@ export declare class NativeStore {
    * `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
    */
   getSync(kind: string, ids: Buffer): Raw
-  /** `frame`: a set frame (src/wire.rs), applied in one transaction. */
-  set(frame: Buffer): Raw
+  /**
+   * `frame`: a set frame (src/wire.rs), applied in one transaction.
+   *
+   * `alone`: no other write was made in the same turn of the event loop. Writes made
+   * together go through the storage thread, where they share one commit.
+   */
+  set(frame: Buffer, alone: boolean): Raw
   clear(): Raw
   /** Resolves to the encoded creds, or `null` for a new session. */
   loadCreds(): Raw
   /** `creds`: one encoded value. */
-  saveCreds(creds: Buffer): Raw
+  saveCreds(creds: Buffer, alone: boolean): Raw
   /**
    * One page of `list`/`listIds`: up to `limit` entries after `after`, in id order, as
    * an entries frame (values empty unless `withValues`).

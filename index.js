@@ -50,6 +50,19 @@ function checkOptions(path, options) {
 const noop = () => {}
 
 /**
+ * Whether a write was already made in this turn of the event loop. A write made alone may run
+ * at once on this thread; writes made together (`Promise.all` of many sets, a busy bot) go
+ * through the storage thread, where they share one commit.
+ */
+let writing = false
+function alone() {
+  if (writing) return false
+  writing = true
+  queueMicrotask(() => (writing = false))
+  return true
+}
+
+/**
  * Hands calls to the native store in the order they were made. An encoder returns a frame,
  * or a promise of one when large data is encoded in slices; calls made meanwhile wait their
  * turn. A bad argument becomes a rejected promise, never a throw.
@@ -130,7 +143,7 @@ function makeKeys(store, submit, proto) {
         },
       )
     },
-    set: (data) => submit(() => codec.encodeSet(data), (frame) => store.set(frame)),
+    set: (data) => submit(() => codec.encodeSet(data), (frame) => store.set(frame, alone())),
     clear: () => submit(noop, () => store.clear()),
     list: (type) => pages(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
     listIds: (type) => pages(store, type, false, same),
@@ -180,7 +193,7 @@ async function useRustAuthState(path, options) {
       () => now,
       (bytes) => {
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
-        const entry = { bytes, done: store.saveCreds(bytes) }
+        const entry = { bytes, done: store.saveCreds(bytes, alone()) }
         last = entry
         entry.done.catch(() => {
           if (last === entry) last = null

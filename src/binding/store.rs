@@ -186,8 +186,11 @@ impl NativeStore {
 
     /// `frame`: a set frame (src/wire.rs), applied in one transaction.
     #[napi]
-    pub fn set(&mut self, env: Env, frame: BufferSlice) -> Raw {
-        if frame.len() > MAX_NOW_FRAME {
+    ///
+    /// `alone`: no other write was made in the same turn of the event loop. Writes made
+    /// together go through the storage thread, where they share one commit.
+    pub fn set(&mut self, env: Env, frame: BufferSlice, alone: bool) -> Raw {
+        if !alone || frame.len() > MAX_NOW_FRAME {
             // Parsed on the storage thread: a large frame costs the event loop nothing.
             return self.submit(env, Shape::Done, Op::Set(frame.to_vec()));
         }
@@ -210,8 +213,11 @@ impl NativeStore {
 
     /// `creds`: one encoded value.
     #[napi(js_name = "saveCreds")]
-    pub fn save_creds(&mut self, env: Env, creds: BufferSlice) -> Raw {
+    pub fn save_creds(&mut self, env: Env, creds: BufferSlice, alone: bool) -> Raw {
         match crate::codec::to_stored(&creds) {
+            Ok(stored) if !alone => {
+                self.submit(env, Shape::Done, Op::Write(Mutation::Creds(stored)))
+            }
             Ok(stored) => self.write(env, Mutation::Creds(stored)),
             Err(e) => Raw(unsafe {
                 settle::rejected(
