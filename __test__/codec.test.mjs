@@ -9,18 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { proto } from 'baileys'
 import { useRustAuthState } from '../index.js'
-
-/** mulberry32: small, fast, and enough to vary shapes reproducibly. */
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng } from './helpers/signal-shapes.mjs'
 
 // A real protobuf Long, as Baileys' decoded messages hold them.
 const aLong = proto.Message.AppStateSyncKeyData.decode(

@@ -22,6 +22,20 @@ export const quietLogger = {
   fatal() {},
 }
 
+/** The pre-key bundle the server hands out for a device: its identity, signed pre-key and `preKey`. */
+export function preKeyBundle(creds, preKey) {
+  return {
+    registrationId: creds.registrationId,
+    identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
+    signedPreKey: {
+      keyId: creds.signedPreKey.keyId,
+      publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
+      signature: creds.signedPreKey.signature,
+    },
+    preKey,
+  }
+}
+
 /**
  * Drives Baileys' Signal repository on `auth` ({ state, saveCreds }) as the device `jid`.
  * The key store is wrapped as makeWASocket wraps it: a cache, then transactions.
@@ -55,16 +69,7 @@ export function makeDevice(jid, auth) {
       const preKeyId = String(creds.firstUnuploadedPreKeyId - 1)
       const { [preKeyId]: preKey } = await keys.get('pre-key', [preKeyId])
       if (!preKey) throw new Error(`${jid} has no published pre-key left`)
-      return {
-        registrationId: creds.registrationId,
-        identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
-        signedPreKey: {
-          keyId: creds.signedPreKey.keyId,
-          publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
-          signature: creds.signedPreKey.signature,
-        },
-        preKey: { keyId: Number(preKeyId), publicKey: generateSignalPubKey(preKey.public) },
-      }
+      return preKeyBundle(creds, { keyId: Number(preKeyId), publicKey: generateSignalPubKey(preKey.public) })
     },
 
     /** Starts an end-to-end session with `other` from its bundle. */

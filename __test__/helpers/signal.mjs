@@ -2,6 +2,7 @@
 // makeWASocket builds them, real conversations, and a value format that crosses processes.
 
 import { spawn } from 'node:child_process'
+import { preKeyBundle as bundleOf } from '../../examples/signal-device.mjs'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -171,18 +172,7 @@ export async function uploadPreKeys(party, count) {
 }
 
 /** The pre-key bundle a server returns for a party, with one of its uploaded pre-keys. */
-export function preKeyBundle({ creds }, preKey) {
-  return {
-    registrationId: creds.registrationId,
-    identityKey: generateSignalPubKey(creds.signedIdentityKey.public),
-    signedPreKey: {
-      keyId: creds.signedPreKey.keyId,
-      publicKey: generateSignalPubKey(creds.signedPreKey.keyPair.public),
-      signature: creds.signedPreKey.signature,
-    },
-    preKey,
-  }
-}
+export const preKeyBundle = ({ creds }, preKey) => bundleOf(creds, preKey)
 
 /** `from` starts a session with `to` from `to`'s bundle, as after a server key fetch. */
 export async function startSession(from, to, preKey) {
