@@ -2,7 +2,7 @@
 // makeWASocket builds them, real conversations, and a value format that crosses processes.
 
 import { spawn } from 'node:child_process'
-import { preKeyBundle as bundleOf } from '../../examples/signal-device.mjs'
+import { preKeyBundle as bundleOf, quietLogger } from '../../examples/signal-device.mjs'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -43,18 +43,7 @@ const { makeSignalRepository: makeLibSignalRepository, transactionOpts } = DEFAU
 export const STORE_KINDS = ['rust', 'multifile']
 
 /** A pino-compatible logger that says nothing. */
-export const silentLogger = {
-  level: 'silent',
-  trace() {},
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  fatal() {},
-  child() {
-    return silentLogger
-  },
-}
+export const silentLogger = quietLogger
 
 /** A fresh directory under the system temp dir, removed when the test ends. */
 export async function tempDir(t) {
