@@ -549,4 +549,4 @@ const decodeMap = (buf) => drive(mapEntries(buf))
 /** An entries frame as `[[id, value], ...]`, or just the ids (maybe as a promise, as above). */
 const decodeList = (buf, withValues) => drive(listEntries(buf, withValues))
 
-module.exports = { encodeValue, encodeSet, encodeIds, checkType, decodeValue, decodeMap, decodeList, MAX_NAME }
+module.exports = { encodeValue, encodeSet, encodeIds, checkType, decodeValue, decodeMap, decodeList }

@@ -87,11 +87,6 @@ impl Writer {
         self.buf
     }
 
-    /// Takes the bytes written so far and leaves the writer empty for the next value.
-    pub fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.buf)
-    }
-
     fn varint(&mut self, mut n: u64) {
         while n >= 0x80 {
             self.buf.push((n as u8) | 0x80);
@@ -169,7 +164,7 @@ impl Writer {
 
     /// A key of a stored-form object, compacted when it is canonical base64.
     fn stored_key(&mut self, k: &str) {
-        match base64::decode_canonical(k).filter(|_| k.len() >= MIN_BASE64) {
+        match compactable(k) {
             Some(bytes) => {
                 self.varint(((bytes.len() as u64) << 1) | 1);
                 self.buf.extend_from_slice(&bytes);
@@ -183,7 +178,7 @@ impl Writer {
 
     /// A string, compacted when it is canonical base64 (stored form).
     fn stored_string(&mut self, s: &str) {
-        match base64::decode_canonical(s).filter(|_| s.len() >= MIN_BASE64) {
+        match compactable(s) {
             Some(bytes) => {
                 self.buf.push(tag::BASE64);
                 self.varint(bytes.len() as u64);
@@ -191,30 +186,6 @@ impl Writer {
             }
             None => self.string(s),
         }
-    }
-
-    /// Position where an object's entry count will be patched by `patch_count`: used when
-    /// the number of entries is only known after writing them (undefined-skipping callers).
-    pub fn object_placeholder(&mut self) -> usize {
-        self.buf.push(tag::OBJECT);
-        let at = self.buf.len();
-        // A fixed 5-byte varint leaves room for any u32 count.
-        self.buf.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x00]);
-        at
-    }
-
-    pub fn patch_count(&mut self, at: usize, count: u32) {
-        let mut n = count;
-        for i in 0..5 {
-            let more = if i < 4 { 0x80 } else { 0 };
-            self.buf[at + i] = ((n & 0x7f) as u8) | more;
-            n >>= 7;
-        }
-    }
-
-    /// Drops everything written after `len` (to undo a partial value).
-    pub fn truncate(&mut self, len: usize) {
-        self.buf.truncate(len);
     }
 }
 
@@ -434,6 +405,14 @@ pub fn validate(bytes: &[u8]) -> Result<()> {
 
 /// Strings shorter than this stay text: compacting them saves too little.
 const MIN_BASE64: usize = 16;
+
+/// The bytes a string is stored as, if it is canonical base64 long enough to be worth it.
+fn compactable(s: &str) -> Option<Vec<u8>> {
+    if s.len() < MIN_BASE64 {
+        return None;
+    }
+    base64::decode_canonical(s)
+}
 
 /// Wire form to stored form: checks the value and compacts canonical base64 strings.
 pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
@@ -928,19 +907,6 @@ mod tests {
             Value::Array(vec![]),
             Value::Object(vec![("a\0b".into(), Value::Undefined)]),
         ]));
-    }
-
-    #[test]
-    fn object_placeholder_is_patched() {
-        let mut w = Writer::new();
-        let at = w.object_placeholder();
-        w.key("x");
-        w.number(1.0);
-        w.patch_count(at, 1);
-        assert_eq!(
-            Value::decode(w.as_bytes()).unwrap(),
-            Value::Object(vec![("x".into(), Value::Number(1.0))])
-        );
     }
 
     #[test]
