@@ -37,6 +37,35 @@ export declare class NativeStore {
    * an entries frame (values empty unless `withValues`).
    */
   listPage(kind: string, after: string | undefined | null, limit: number, withValues: boolean): Raw
+  /** Every session of the store, as JSON (`SessionInfo[]`). */
+  sessions(): Raw
+  /** Keys per type of this session, as JSON (`TypeCount[]`). */
+  counts(): Raw
+  /** The engine's consistency check, as JSON (the problems found). */
+  integrity(): Raw
+  /** Removes this session whole; resolves to JSON `true` if it existed. */
+  deleteSession(): Raw
+  /**
+   * Takes the session's lease; resolves to JSON `null`, or the live holder that kept it.
+   * `takeover`: take it from any holder; `from`: only from the holder with this token.
+   */
+  acquire(token: string, host: string, ttlMs: number, takeover: boolean, from?: string | undefined | null): Raw
+  /** Extends the lease; rejects with `ERR_LEASE_LOST` once another process took it. */
+  renew(): Raw
+  /** Gives the lease back. */
+  release(): Raw
+  /**
+   * Replaces the whole session in one transaction: `keys` a set frame (or `null` for
+   * none), `creds` one encoded value (or `null` to leave the session without creds).
+   */
+  replace(keys?: Buffer | undefined | null, creds?: Buffer | undefined | null): Raw
+  /**
+   * Copies the whole file to `dest` (a new file), or with `intoExisting` over the database
+   * at `dest` in one transaction (a restore). `progress` follows it.
+   */
+  snapshot(dest: string, intoExisting: boolean): Raw
+  /** `[done, total]` pages of the last snapshot. */
+  get progress(): Array<number>
   /** Waits for every queued call, closes the file, and refuses later calls. */
   close(): Raw
   get closed(): boolean

@@ -42,6 +42,19 @@ export declare const ErrorCode: Readonly<{
   ERR_INTERNAL: 'ERR_INTERNAL'
   /** Neither `baileys` nor `@whiskeysockets/baileys` could be imported. */
   ERR_BAILEYS_NOT_FOUND: 'ERR_BAILEYS_NOT_FOUND'
+  /**
+   * Another live process holds the session's lease (see {@link RustAuthStateOptions.lease});
+   * the error's `holder` names it.
+   */
+  ERR_SESSION_LOCKED: 'ERR_SESSION_LOCKED'
+  /** Another process took this session over; this store writes no more. Nothing of the failed call was written. */
+  ERR_LEASE_LOST: 'ERR_LEASE_LOST'
+  /** The named session does not exist in the store. */
+  ERR_SESSION_NOT_FOUND: 'ERR_SESSION_NOT_FOUND'
+  /** The target session holds another device's creds; pass `overwrite: true` to replace them. */
+  ERR_SESSION_EXISTS: 'ERR_SESSION_EXISTS'
+  /** An auth folder, session JSON or backup cannot be read whole (a torn creds.json...); nothing was written. */
+  ERR_INVALID_SOURCE: 'ERR_INVALID_SOURCE'
 }>
 
 /** The name of an error code: one of the keys (and values) of {@link ErrorCode}. */
@@ -71,6 +84,29 @@ export declare class AuthStateError extends Error {
   name: string
   /** The stable, machine-readable kind of failure; see {@link ErrorCode}. */
   readonly code: ErrorCodeName
+  /** With {@link ErrorCode.ERR_SESSION_LOCKED}: the process holding the session. */
+  readonly holder?: LeaseHolder
+}
+
+/** The process holding a session's lease. */
+export interface LeaseHolder {
+  /** Its process id, on `host`. */
+  pid: number
+  /** The host name of its machine (`os.hostname()`). */
+  host: string
+  /** When it took the lease. */
+  since: Date
+  /** In listings: whether the lease still binds (renewed in time, and the process not known to be gone). */
+  live?: boolean
+}
+
+/** A pino-compatible logger (Baileys' own logger fits): only these methods are called. */
+export interface AuthLogger {
+  trace(obj: object, msg?: string): void
+  debug(obj: object, msg?: string): void
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
 }
 
 /** Options of {@link useRustAuthState}. */
@@ -104,6 +140,45 @@ export interface RustAuthStateOptions {
    * @defaultValue `5000`
    */
   busyTimeoutMs?: number
+  /**
+   * Hold the session's lease while open: a second open of the same session, from this or any
+   * process on this machine or another sharing the store, rejects with
+   * {@link ErrorCode.ERR_SESSION_LOCKED} instead of both driving the session (which breaks
+   * its Signal ratchets: "Bad MAC"). A crashed holder on this host is detected at once; one on
+   * another host frees the session once its lease lapses ({@link leaseTtlMs}). `false` opts
+   * out (read-only inspection by your own code, for instance).
+   *
+   * @defaultValue `true`
+   */
+  lease?: boolean
+  /**
+   * Take the session over even if a live process holds it. That process's next write fails
+   * with {@link ErrorCode.ERR_LEASE_LOST}, so the two never both write.
+   *
+   * @defaultValue `false`
+   */
+  takeover?: boolean
+  /**
+   * How long a lease lasts without renewal, in milliseconds (at least 100). The holder renews
+   * it every third of this time, so a holder on another host that crashed frees the session
+   * after at most this long.
+   *
+   * @defaultValue `30000`
+   */
+  leaseTtlMs?: number
+  /**
+   * Coalesce `saveCreds()` calls made within this many milliseconds into one write of the
+   * creds as they are when it fires; every caller's promise settles with that write.
+   * `close()` writes what is pending. `0` writes at each call.
+   *
+   * @defaultValue `0`
+   */
+  credsDebounceMs?: number
+  /**
+   * A pino-compatible logger (such as the one given to `makeWASocket`): open and close at
+   * `debug`, lease trouble and resets at `warn`.
+   */
+  logger?: AuthLogger
 }
 
 /**
@@ -184,7 +259,215 @@ export interface RustAuthState {
    * it returns the promise of the first call.
    */
   close(): Promise<void>
+  /** The same as {@link close}, for `await using auth = await useRustAuthState(...)`. */
+  [Symbol.asyncDispose](): Promise<void>
+  /** Counts, sizes, last write, lease and the file's integrity check; see {@link SessionHealth}. */
+  health(): Promise<SessionHealth>
+  /** Checks the creds and every stored value; see {@link SessionValidation}. */
+  validate(): Promise<SessionValidation>
+  /** Calls, errors, keys, bytes and latency histograms per operation and type, since open. */
+  metrics(): AuthMetrics
+  /** {@link metrics} in the Prometheus text exposition format, for a `/metrics` endpoint. */
+  metricsText(): string
+  /**
+   * Starts the session over, as after `DisconnectReason.loggedOut` or `badSession`: the whole
+   * file is backed up beside it first (unless `backup: false`), then the session's creds and
+   * keys are deleted, and `state.creds` is replaced in place by fresh creds (saved), ready to
+   * pair again.
+   */
+  resetSession(options?: ResetOptions): Promise<{ backup: string | null }>
 }
+
+/** Options of {@link RustAuthState.resetSession} and {@link resetSession}. */
+export interface ResetOptions {
+  /** Snapshot the file before deleting anything. @defaultValue `true` */
+  backup?: boolean
+}
+
+/** Options naming one session of a store. */
+export interface SessionOptions {
+  /** @defaultValue `'default'` */
+  sessionId?: string
+}
+
+/** Progress of a backup or restore, in database pages. */
+export interface Progress {
+  done: number
+  total: number
+}
+
+/** What {@link health} and {@link RustAuthState.health} report. */
+export interface SessionHealth {
+  sessionId: string
+  /** Whether the session has anything stored. */
+  exists: boolean
+  hasCreds: boolean
+  /** Keys per type, with their encoded size in bytes. */
+  counts: { [type: string]: { count: number; bytes: number } }
+  keys: number
+  /** Encoded size of all the session's values. */
+  valueBytes: number
+  /** Size of the whole file on disk, with its -wal and -shm files (every session). */
+  fileBytes: number
+  createdAt: Date | null
+  /** The last creds write, or the last write of this process if later. */
+  lastWriteAt: Date | null
+  /** Who holds the session's lease, if anyone. */
+  holder: LeaseHolder | null
+  /** `'ok'`, or the problems SQLite's `integrity_check` found. */
+  integrity: 'ok' | string[]
+}
+
+/** What {@link validate} and {@link RustAuthState.validate} report. */
+export interface SessionValidation {
+  /** Registered, sound creds, and every value well-formed: the session can connect. */
+  ok: boolean
+  /** Paired with a phone (`creds.registered`). */
+  registered: boolean
+  /** The account's id (`creds.me.id`), once paired. */
+  me: string | null
+  /** The identity key pair is present and well-formed. */
+  identityKey: boolean
+  /**
+   * The signed pre-key: present and well-formed, its id, and its age in days, counted from when
+   * this store first saved it (Baileys keeps no creation time; it is kept as
+   * `creds.signedPreKey.timestampS`). A warning is given past 30 days.
+   */
+  signedPreKey: { present: boolean; keyId: number | null; ageDays: number | null }
+  /** Pre-keys stored. */
+  preKeys: number
+  /** Keys checked. */
+  keys: number
+  /** What is broken: a value that does not decode or has the wrong shape, missing creds parts. */
+  problems: { type?: string; id?: string; problem: string }[]
+  /** What deserves attention but does not break the session. */
+  warnings: string[]
+}
+
+/** One session of a store, as {@link listSessions} reports it. */
+export interface SessionInfo {
+  sessionId: string
+  hasCreds: boolean
+  keys: number
+  /** Encoded size of the session's values. */
+  bytes: number
+  createdAt: Date | null
+  /** The last creds write. */
+  updatedAt: Date | null
+  holder: LeaseHolder | null
+}
+
+/** One series of {@link AuthMetrics}. */
+export interface OperationMetrics {
+  /** `'get'`, `'set'`, `'clear'` or `'saveCreds'`. */
+  op: string
+  /** The key type, for `get`. */
+  type?: string
+  calls: number
+  errors: number
+  /** Keys read or written. */
+  items: number
+  /** Encoded bytes read or written. */
+  bytes: number
+  /** Time from call to settled promise: the sum, and cumulative buckets by upper bound `le`. */
+  seconds: { sum: number; buckets: { le: number; count: number }[] }
+}
+
+/** What {@link RustAuthState.metrics} returns. */
+export interface AuthMetrics {
+  sessionId: string
+  /** When counting started (the open), ISO 8601. */
+  since: string
+  operations: OperationMetrics[]
+  /** Failed calls by error code. */
+  errors: { [code: string]: number }
+}
+
+/** Every session of the store at `path`, in name order. */
+export declare function listSessions(path: string): Promise<SessionInfo[]>
+
+/**
+ * Deletes a session: its creds, keys and lease. Refused with
+ * {@link ErrorCode.ERR_SESSION_LOCKED} while a process has it open (unless `takeover`). The
+ * file is backed up beside it first unless `backup: false`.
+ *
+ * @returns Whether the session existed, and the backup's path.
+ */
+export declare function deleteSession(
+  path: string,
+  sessionId: string,
+  options?: { backup?: boolean; takeover?: boolean },
+): Promise<{ deleted: boolean; backup: string | null }>
+
+/**
+ * Writes a consistent snapshot of the whole store (every session) to the new file `dest`,
+ * while bots keep writing to it. `dest` appears only once complete and synced; an existing
+ * `dest` is refused.
+ *
+ * @example
+ * ```ts
+ * await backup('./auth.db', `./backups/auth-${Date.now()}.db`, { onProgress: ({ done, total }) => console.log(done, total) })
+ * ```
+ */
+export declare function backup(
+  path: string,
+  dest: string,
+  options?: { onProgress?: (progress: Progress) => void },
+): Promise<{ dest: string; bytes: number; ms: number }>
+
+/**
+ * Replaces the store at `path` with the backup `src`, in one transaction. Refused with
+ * {@link ErrorCode.ERR_SESSION_LOCKED} while a process holds a session of `path`. The current
+ * content is first backed up beside it unless `backup: false`.
+ */
+export declare function restore(
+  src: string,
+  path: string,
+  options?: { onProgress?: (progress: Progress) => void; backup?: boolean },
+): Promise<{ path: string; sessions: number; backup: string | null }>
+
+/**
+ * One session (creds and every key) as JSON text in Baileys' `BufferJSON` form, portable to
+ * any store. It holds private keys: keep it as secret as the store.
+ */
+export declare function exportJson(path: string, options?: SessionOptions): Promise<string>
+
+/**
+ * Imports a session written by {@link exportJson} into `path`, all or nothing. The same device
+ * imported again is replaced (idempotent); another device's session is refused with
+ * {@link ErrorCode.ERR_SESSION_EXISTS} unless `overwrite`.
+ *
+ * @param options.sessionId - The session to write; defaults to the exported one.
+ */
+export declare function importJson(
+  json: string | Uint8Array,
+  path: string,
+  options?: { sessionId?: string; overwrite?: boolean },
+): Promise<ImportResult>
+
+/** What an import reports. */
+export interface ImportResult {
+  sessionId: string
+  /** Keys written per type. */
+  counts: { [type: string]: number }
+  keys: number
+  creds: true
+}
+
+/** {@link RustAuthState.validate} for a session at rest. */
+export declare function validate(path: string, options?: SessionOptions): Promise<SessionValidation>
+
+/** {@link RustAuthState.health} for a session at rest. */
+export declare function health(path: string, options?: SessionOptions): Promise<SessionHealth>
+
+/**
+ * {@link RustAuthState.resetSession} for a session at rest: refused with
+ * {@link ErrorCode.ERR_SESSION_LOCKED} while a process has it open.
+ */
+export declare function resetSession(
+  path: string,
+  options?: SessionOptions & ResetOptions,
+): Promise<{ backup: string | null }>
 
 /**
  * Opens (creating it and its session if needed) the auth state of one session stored in an

@@ -2,52 +2,13 @@
 // baileys-rust-auth: Baileys' auth state in one transactional SQLite file.
 // This file shapes the API; values are encoded in lib/codec.js, stored by the native core.
 
-const { resolve } = require('node:path')
-const native = require('./binding.js')
 const { AuthStateError, ErrorCode } = require('./lib/errors.js')
 const codec = require('./lib/codec.js')
-
-const DURABILITY = ['normal', 'full']
-const LIST_PAGE = 256
-
-let baileys
-/** Baileys is a peer dependency: bots install it as `baileys` or `@whiskeysockets/baileys`. */
-function loadBaileys() {
-  baileys ??= import('baileys').catch(() =>
-    import('@whiskeysockets/baileys').catch(() => {
-      baileys = undefined
-      throw new AuthStateError(
-        "baileys-rust-auth needs Baileys: install 'baileys' or '@whiskeysockets/baileys'",
-        ErrorCode.ERR_BAILEYS_NOT_FOUND,
-      )
-    }),
-  )
-  return baileys
-}
-
-function invalid(message) {
-  return new AuthStateError(message, ErrorCode.ERR_INVALID_ARGUMENT)
-}
-
-function checkOptions(path, options) {
-  if (typeof path !== 'string' || path === '') throw invalid('path must be a non-empty string')
-  if (path.includes('\0')) throw invalid('path must not contain NUL')
-  if (options === undefined || options === null) options = {}
-  if (typeof options !== 'object') throw invalid('options must be an object')
-  const { sessionId = 'default', durability = 'normal', busyTimeoutMs = 5000 } = options
-  if (typeof sessionId !== 'string' || sessionId === '' || sessionId.length > 256) {
-    throw invalid('options.sessionId must be a non-empty string of at most 256 characters')
-  }
-  if (!DURABILITY.includes(durability)) {
-    throw invalid(`options.durability must be one of ${DURABILITY.map((d) => `'${d}'`).join(', ')}`)
-  }
-  if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 2 ** 31 - 1) {
-    throw invalid('options.busyTimeoutMs must be a whole number of milliseconds')
-  }
-  return { sessionId, durability, busyTimeoutMs }
-}
-
-const noop = () => {}
+const { checkOptions, openStore, noop } = require('./lib/open.js')
+const { takeLease } = require('./lib/lease.js')
+const { Metrics } = require('./lib/metrics.js')
+const tools = require('./lib/tools.js')
+const { loadBaileys } = require('./lib/baileys.js')
 
 /**
  * Whether a write was already made in this turn of the event loop. A write made alone may run
@@ -118,7 +79,27 @@ async function* pages(store, type, withValues, present) {
   }
 }
 
-function makeKeys(store, submit, proto) {
+/**
+ * Records a call in `metrics` when its promise settles, on a side branch: the caller's
+ * promise is returned as it is, with no extra step before it settles.
+ */
+function timed(metrics, op, type, items, bytes, promise) {
+  const started = performance.now()
+  promise.then(
+    (v) => metrics.record(op, type, started, items, bytes(v), undefined),
+    (err) => metrics.record(op, type, started, items, 0, err),
+  )
+  return promise
+}
+
+const none = () => 0
+const keyCount = (data) => {
+  let n = 0
+  if (data !== null && typeof data === 'object') for (const type in data) n += Object.keys(data[type] ?? {}).length
+  return n
+}
+
+function makeKeys(store, submit, proto, metrics) {
   const AppStateSyncKeyData = proto.Message.AppStateSyncKeyData
   const same = (x) => x
   // Baileys reads app-state keys as protobuf messages (as useMultiFileAuthState returns them).
@@ -130,23 +111,41 @@ function makeKeys(store, submit, proto) {
   const withoutPrototype = (found) => Object.assign(Object.create(null), found)
   return {
     get(type, ids) {
-      return submit(
+      let bytes = 0
+      const read = (frame) => ((bytes = frame.length), codec.decodeMap(frame))
+      const found = submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
         (frame) => {
           // Small reads are answered on this thread when no write is in flight.
           const now = store.getSync(type, frame)
-          let found = now !== null ? Promise.resolve(codec.decodeMap(now)) : store.get(type, frame).then(codec.decodeMap)
+          let found = now !== null ? Promise.resolve(read(now)) : store.get(type, frame).then(read)
           // An absent id named like an Object.prototype member ('constructor'...) must not read
           // as present: such rare requests get a result without a prototype.
           if (ids.some((id) => id in Object.prototype)) found = found.then(withoutPrototype)
           return type === 'app-state-sync-key' ? found.then(asAppStateKeys) : found
         },
       )
+      return timed(metrics, 'get', typeof type === 'string' ? type : undefined, ids?.length ?? 0, () => bytes, found)
     },
-    set: (data) => submit(() => codec.encodeSet(data), (frame) => store.set(frame, alone())),
-    clear: () => submit(noop, () => store.clear()),
+    set(data) {
+      let bytes = 0
+      const written = submit(
+        () => codec.encodeSet(data),
+        (frame) => ((bytes = frame.length), store.set(frame, alone())),
+      )
+      return timed(metrics, 'set', undefined, keyCount(data), () => bytes, written)
+    },
+    clear: () => timed(metrics, 'clear', undefined, 0, none, submit(noop, () => store.clear())),
     list: (type) => pages(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
     listIds: (type) => pages(store, type, false, same),
+  }
+}
+
+/** Records when the signed pre-key was first saved: Baileys keeps no creation time for it. */
+function stampSignedPreKey(creds) {
+  const spk = creds.signedPreKey
+  if (spk !== null && typeof spk === 'object' && spk.timestampS === undefined) {
+    spk.timestampS = Math.floor(Date.now() / 1000)
   }
 }
 
@@ -155,20 +154,13 @@ function makeKeys(store, submit, proto) {
  * Drop-in for Baileys' `useMultiFileAuthState(folder)`.
  */
 async function useRustAuthState(path, options) {
-  const { sessionId, durability, busyTimeoutMs } = checkOptions(path, options)
+  const opts = checkOptions(path, options)
+  const { sessionId, logger, credsDebounceMs } = opts
   const { initAuthCreds, proto } = await loadBaileys()
-  const store = new native.NativeStore()
-  try {
-    await store.open(resolve(path), sessionId, durability === 'full', busyTimeoutMs)
-  } catch (err) {
-    store.close().catch(() => {})
-    throw err
-  }
-  // A failed start must not leave the file open until garbage collection.
-  const abandon = async (err) => {
-    await store.close().catch(noop)
-    throw err
-  }
+  const { store, abandon } = await openStore(path, opts)
+  const lease = opts.lease
+    ? await takeLease(store, { sessionId, takeover: opts.takeover, ttlMs: opts.leaseTtlMs, logger }).catch(abandon)
+    : null
   const saved = await store.loadCreds().catch(abandon)
   let creds
   try {
@@ -176,20 +168,22 @@ async function useRustAuthState(path, options) {
   } catch (err) {
     await abandon(err)
   }
+  const metrics = new Metrics(sessionId)
   const submit = makeSubmitter()
   // Baileys saves on every creds.update, often with nothing changed: identical creds are not
   // written again, and the caller waits for the write that already holds them.
   let last = null
-  const saveCreds = () => {
+  const saveNow = () => {
     // Encoded now, even if the write waits behind a large call: what is saved is the
     // object as it is at the moment of the call.
     let now
     try {
+      stampSignedPreKey(creds)
       now = Buffer.from(codec.encodeValue(creds))
     } catch (err) {
       return Promise.reject(err)
     }
-    return submit(
+    const written = submit(
       () => now,
       (bytes) => {
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
@@ -201,18 +195,80 @@ async function useRustAuthState(path, options) {
         return entry.done
       },
     )
+    return timed(metrics, 'saveCreds', undefined, 1, () => now.length, written)
   }
-  if (saved === null) await saveCreds().catch(abandon)
+  // With a debounce, calls within the window share one write of the creds as they are when
+  // it fires: a burst of creds.update events costs one commit.
+  let pending = null
+  const flush = () => {
+    const p = pending
+    if (p === null) return Promise.resolve()
+    pending = null
+    clearTimeout(p.timer)
+    saveNow().then(p.resolve, p.reject)
+    return p.promise
+  }
+  const saveCreds =
+    credsDebounceMs === 0
+      ? saveNow
+      : () => {
+          if (pending === null) {
+            const p = { timer: setTimeout(flush, credsDebounceMs) }
+            p.promise = new Promise((resolve, reject) => Object.assign(p, { resolve, reject }))
+            pending = p
+          }
+          return pending.promise
+        }
+  if (saved === null) await saveNow().catch(abandon)
+  logger.debug({ sessionId, created: saved === null }, 'auth store open')
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
   let closing
-  const close = () => (closing ??= submit(noop, () => store.close()))
+  const close = () =>
+    (closing ??= (async () => {
+      await flush().catch((err) => logger.warn({ sessionId, err }, 'auth store: last creds write failed'))
+      lease?.release()
+      await submit(noop, () => store.close())
+      logger.debug({ sessionId }, 'auth store closed')
+    })())
+  const keys = makeKeys(store, submit, proto, metrics)
+  const state = { creds, keys }
   return {
-    state: { creds, keys: makeKeys(store, submit, proto) },
+    state,
     // Called as `ev.on('creds.update', saveCreds)`: the update argument is ignored, the
     // object Baileys mutated in place is what is saved.
     saveCreds,
     close,
+    [Symbol.asyncDispose]: close,
+    health: () => tools.healthOf(store, path, sessionId, metrics),
+    validate: () => tools.validateOpen(store, creds),
+    metrics: () => metrics.snapshot(),
+    metricsText: () => metrics.text(),
+    resetSession: async (options) => {
+      await flush()
+      const result = await tools.resetOpen(store, path, sessionId, options, submit)
+      for (const k of Object.keys(creds)) delete creds[k]
+      Object.assign(creds, initAuthCreds())
+      await saveNow()
+      logger.warn({ sessionId, backup: result.backup }, 'auth session reset')
+      return result
+    },
   }
 }
 
-module.exports = { useRustAuthState, AuthStateError, ErrorCode }
+const { listSessions, deleteSession, backup, restore, exportJson, importJson, validate, health, resetSession } = tools.api
+
+// Spelled out so that ESM `import { backup } from 'baileys-rust-auth'` sees every name.
+module.exports = {
+  useRustAuthState,
+  listSessions,
+  deleteSession,
+  backup,
+  restore,
+  exportJson,
+  importJson,
+  validate,
+  health,
+  resetSession,
+  AuthStateError,
+  ErrorCode,
+}

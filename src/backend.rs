@@ -1,6 +1,10 @@
 //! What a storage engine must do to hold auth states. The worker drives any `Backend`
 //! the same way; SQLite is the first one.
 
+use std::path::Path;
+
+use serde::Serialize;
+
 use crate::error::Result;
 
 /// One key write of a `keys.set` call: `value: None` deletes.
@@ -20,10 +24,72 @@ pub enum Mutation {
     Creds(Vec<u8>),
     /// Removes every key of the session (not its creds).
     Clear,
+    /// Replaces the whole session: every key removed, then `keys` written and the creds set
+    /// (`None` leaves the session without creds). Imports and resets, in one transaction.
+    Replace {
+        creds: Option<Vec<u8>>,
+        keys: Vec<KeyWrite>,
+    },
 }
 
 /// A stored key: its id and, when asked for, its encoded value.
 pub type Entry = (String, Vec<u8>);
+
+/// One session of a store, as `listSessions` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub created_ms: i64,
+    /// Last creds write (key writes do not stamp the session: one page less per commit).
+    pub updated_ms: i64,
+    pub has_creds: bool,
+    pub keys: i64,
+    /// Encoded size of the keys' values.
+    pub bytes: i64,
+    pub holder: Option<Holder>,
+}
+
+/// How many keys of one type a session holds, and their encoded size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TypeCount {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub count: i64,
+    pub bytes: i64,
+}
+
+/// Who holds a session's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Holder {
+    pub pid: u32,
+    pub host: String,
+    pub since_ms: i64,
+    pub renewed_ms: i64,
+    pub ttl_ms: u64,
+    /// Names one holding of the lease; `Takeover::From` compares it.
+    pub token: String,
+}
+
+/// A request for a session's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub token: String,
+    pub pid: u32,
+    pub host: String,
+    /// The lease lapses this long after its last renewal.
+    pub ttl_ms: u64,
+}
+
+/// Whether to take a lease someone else holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Takeover {
+    Never,
+    Always,
+    /// Only while this token still holds it: the caller found its holder dead.
+    From(String),
+}
 
 /// A storage engine bound to one session.
 pub trait Backend: Send {
@@ -59,4 +125,38 @@ pub trait Backend: Send {
         limit: usize,
         with_values: bool,
     ) -> Result<Vec<Entry>>;
+
+    /// Every session of the store, with its key count and lease holder, in name order.
+    fn sessions(&mut self) -> Result<Vec<SessionInfo>>;
+
+    /// Keys per type of this session, in type order.
+    fn counts(&mut self) -> Result<Vec<TypeCount>>;
+
+    /// Removes this session (creds, keys, lease); false if there was none.
+    fn delete_session(&mut self) -> Result<bool>;
+
+    /// The engine's own consistency check: the problems found, none when sound.
+    fn integrity(&mut self) -> Result<Vec<String>>;
+
+    /// Takes this session's lease, or returns who holds it when it is live and `takeover`
+    /// does not allow taking it. While held, every write first checks it still is, and
+    /// fails with `LeaseLost` once someone took it over.
+    fn acquire(&mut self, lease: &Lease, takeover: &Takeover) -> Result<Option<Holder>>;
+
+    /// Extends the lease held; `LeaseLost` if someone took it over.
+    fn renew(&mut self) -> Result<()>;
+
+    /// Gives the lease back (nothing if none is held).
+    fn release(&mut self) -> Result<()>;
+
+    /// Copies the whole store, every session, to the file `dest` as one consistent snapshot
+    /// taken while others keep writing; with `into_existing`, `dest` is a database of this
+    /// library whose content is replaced in one transaction (a restore). Reports
+    /// `progress(done, total)` as it goes.
+    fn snapshot(
+        &mut self,
+        dest: &Path,
+        into_existing: bool,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<()>;
 }

@@ -40,11 +40,22 @@ pub enum Code {
     Internal,
     /// Neither `baileys` nor `@whiskeysockets/baileys` could be imported (raised by index.js).
     BaileysNotFound,
+    /// Another live process holds the session's lease; the error names it.
+    SessionLocked,
+    /// This process's lease was taken over by another; nothing of the failed call was written.
+    LeaseLost,
+    /// The named session does not exist.
+    SessionNotFound,
+    /// The target session already holds different creds; pass `overwrite` to replace them.
+    SessionExists,
+    /// A multi-file auth folder, JSON export or backup cannot be read whole (a torn
+    /// creds.json...); nothing was written.
+    InvalidSource,
 }
 
 impl Code {
     /// Every code, in the order README documents them.
-    pub const ALL: [Code; 16] = [
+    pub const ALL: [Code; 21] = [
         Code::InvalidArgument,
         Code::UnsupportedValue,
         Code::CircularValue,
@@ -61,6 +72,11 @@ impl Code {
         Code::Io,
         Code::Internal,
         Code::BaileysNotFound,
+        Code::SessionLocked,
+        Code::LeaseLost,
+        Code::SessionNotFound,
+        Code::SessionExists,
+        Code::InvalidSource,
     ];
 
     /// The string JavaScript sees as `err.code`.
@@ -82,6 +98,11 @@ impl Code {
             Code::Io => "ERR_IO",
             Code::Internal => "ERR_INTERNAL",
             Code::BaileysNotFound => "ERR_BAILEYS_NOT_FOUND",
+            Code::SessionLocked => "ERR_SESSION_LOCKED",
+            Code::LeaseLost => "ERR_LEASE_LOST",
+            Code::SessionNotFound => "ERR_SESSION_NOT_FOUND",
+            Code::SessionExists => "ERR_SESSION_EXISTS",
+            Code::InvalidSource => "ERR_INVALID_SOURCE",
         }
     }
 }

@@ -19,6 +19,9 @@ const MAX_GROUP: usize = 256;
 
 pub type Opener = Box<dyn FnOnce() -> Result<Box<dyn Backend>> + Send>;
 
+/// Any other backend call (reports, leases), served in queue order.
+pub type Call = Box<dyn FnOnce(&mut dyn Backend) -> Result<Reply> + Send>;
+
 pub enum Op {
     Open(Opener),
     /// `ids` is an ids frame (src/wire.rs).
@@ -37,6 +40,7 @@ pub enum Op {
     Set(Vec<u8>),
     /// A mutation whose values are already in stored form.
     Write(Mutation),
+    Call(Call),
     Close,
 }
 
@@ -46,6 +50,8 @@ pub enum Reply {
     /// An entries frame (src/wire.rs).
     Frame(Vec<u8>),
     Creds(Option<Vec<u8>>),
+    /// A report, as JSON text.
+    Text(String),
 }
 
 pub struct Request<T> {
@@ -276,6 +282,10 @@ fn serve_one<T>(
                 let page = be.list(&kind, after.as_deref(), limit, with_values)?;
                 wire::entries_frame(&kind, &page).map(Reply::Frame)
             })
+        }
+        Op::Call(call) => {
+            let be = backend.as_mut().expect("checked above");
+            guarded(|| call(be.as_mut()))
         }
         Op::Set(_) | Op::Write(_) => unreachable!("writes are grouped by the caller"),
     };

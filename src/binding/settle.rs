@@ -28,6 +28,8 @@ pub enum Shape {
     Done,
     /// A Buffer (an entries frame, or encoded creds; `null` when there are none).
     Bytes,
+    /// A string (a JSON report).
+    Text,
 }
 
 /// A pending promise on its way through the storage thread.
@@ -122,6 +124,7 @@ unsafe fn present(env: Env, shape: Shape, reply: Reply) -> Result<Val> {
             convert::js_buffer(env, bytes)
         }
         (Shape::Bytes, Reply::Creds(None)) => Ok(convert::null(env)),
+        (Shape::Text, Reply::Text(text)) => convert::js_string(env, &text),
         (shape, reply) => Err(Error::new(
             Code::Internal,
             format!("reply {reply:?} does not fit {shape:?}"),

@@ -2,6 +2,8 @@
 //! rejects it with a coded error instead of throwing.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{BufferSlice, ToNapiValue, TypeName, ValueType};
@@ -10,7 +12,7 @@ use napi_derive::napi;
 
 use super::convert;
 use super::settle::{self, Shape, Shared, Ticket};
-use crate::backend::{Backend, Mutation};
+use crate::backend::{Backend, Lease, Mutation, Takeover};
 use crate::error::{Code, Error};
 use crate::sqlite::{Durability, Options, SqliteBackend};
 use crate::wire;
@@ -57,6 +59,8 @@ pub fn schema_version() -> i64 {
 pub struct NativeStore {
     worker: Option<Worker<Ticket>>,
     shared: *const Shared,
+    /// Pages copied and in all of the running snapshot, read by `progress`.
+    progress: Arc<[AtomicU64; 2]>,
 }
 
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
@@ -99,6 +103,21 @@ impl NativeStore {
         worker.try_now(f).flatten()
     }
 
+    /// Queues a backend call whose result reaches JavaScript as JSON text.
+    fn report<R: serde::Serialize>(
+        &mut self,
+        env: Env,
+        f: impl FnOnce(&mut dyn Backend) -> crate::error::Result<R> + Send + 'static,
+    ) -> Raw {
+        let call = Box::new(move |be: &mut dyn Backend| {
+            let value = f(be)?;
+            serde_json::to_string(&value)
+                .map(Reply::Text)
+                .map_err(|e| Error::new(Code::Internal, format!("report: {e}")))
+        });
+        self.submit(env, Shape::Text, Op::Call(call))
+    }
+
     /// Writes `mutation` at once if it can, else through the storage thread.
     fn write(&mut self, env: Env, mutation: Mutation) -> Raw {
         let batch = [mutation];
@@ -127,6 +146,7 @@ impl NativeStore {
         Ok(NativeStore {
             worker: Some(worker),
             shared,
+            progress: Arc::default(),
         })
     }
 
@@ -246,6 +266,117 @@ impl NativeStore {
             with_values,
         };
         self.submit(env, Shape::Bytes, op)
+    }
+
+    /// Every session of the store, as JSON (`SessionInfo[]`).
+    #[napi]
+    pub fn sessions(&mut self, env: Env) -> Raw {
+        self.report(env, |be| be.sessions())
+    }
+
+    /// Keys per type of this session, as JSON (`TypeCount[]`).
+    #[napi]
+    pub fn counts(&mut self, env: Env) -> Raw {
+        self.report(env, |be| be.counts())
+    }
+
+    /// The engine's consistency check, as JSON (the problems found).
+    #[napi]
+    pub fn integrity(&mut self, env: Env) -> Raw {
+        self.report(env, |be| be.integrity())
+    }
+
+    /// Removes this session whole; resolves to JSON `true` if it existed.
+    #[napi(js_name = "deleteSession")]
+    pub fn delete_session(&mut self, env: Env) -> Raw {
+        self.report(env, |be| be.delete_session())
+    }
+
+    /// Takes the session's lease; resolves to JSON `null`, or the live holder that kept it.
+    /// `takeover`: take it from any holder; `from`: only from the holder with this token.
+    #[napi]
+    pub fn acquire(
+        &mut self,
+        env: Env,
+        token: String,
+        host: String,
+        ttl_ms: u32,
+        takeover: bool,
+        from: Option<String>,
+    ) -> Raw {
+        let lease = Lease {
+            token,
+            pid: std::process::id(),
+            host,
+            ttl_ms: ttl_ms.into(),
+        };
+        let takeover = match (takeover, from) {
+            (true, _) => Takeover::Always,
+            (false, Some(token)) => Takeover::From(token),
+            (false, None) => Takeover::Never,
+        };
+        self.report(env, move |be| be.acquire(&lease, &takeover))
+    }
+
+    /// Extends the lease; rejects with `ERR_LEASE_LOST` once another process took it.
+    #[napi]
+    pub fn renew(&mut self, env: Env) -> Raw {
+        self.report(env, |be| be.renew())
+    }
+
+    /// Gives the lease back.
+    #[napi]
+    pub fn release(&mut self, env: Env) -> Raw {
+        self.report(env, |be| be.release())
+    }
+
+    /// Replaces the whole session in one transaction: `keys` a set frame (or `null` for
+    /// none), `creds` one encoded value (or `null` to leave the session without creds).
+    #[napi]
+    pub fn replace(
+        &mut self,
+        env: Env,
+        keys: Option<BufferSlice>,
+        creds: Option<BufferSlice>,
+    ) -> Raw {
+        let keys = match keys.map(|f| wire::parse_set(&f)).transpose() {
+            Ok(keys) => keys.unwrap_or_default(),
+            Err(e) => return Raw(unsafe { settle::rejected(env.raw(), &e) }),
+        };
+        let creds = match creds.map(|c| crate::codec::to_stored(&c)).transpose() {
+            Ok(creds) => creds,
+            Err(e) => return Raw(unsafe { settle::rejected(env.raw(), &e) }),
+        };
+        self.submit(
+            env,
+            Shape::Done,
+            Op::Write(Mutation::Replace { creds, keys }),
+        )
+    }
+
+    /// Copies the whole file to `dest` (a new file), or with `intoExisting` over the database
+    /// at `dest` in one transaction (a restore). `progress` follows it.
+    #[napi]
+    pub fn snapshot(&mut self, env: Env, dest: String, into_existing: bool) -> Raw {
+        let progress = self.progress.clone();
+        for p in progress.iter() {
+            p.store(0, Ordering::Relaxed);
+        }
+        self.report(env, move |be| {
+            be.snapshot(&PathBuf::from(dest), into_existing, &|done, total| {
+                progress[0].store(done, Ordering::Relaxed);
+                progress[1].store(total, Ordering::Relaxed);
+            })
+        })
+    }
+
+    /// `[done, total]` pages of the last snapshot.
+    #[napi(getter)]
+    pub fn progress(&self) -> Vec<f64> {
+        self.progress
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed) as f64)
+            .collect()
     }
 
     /// Waits for every queued call, closes the file, and refuses later calls.

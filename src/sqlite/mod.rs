@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, WAL, every call one transaction.
 
 mod schema;
+mod snapshot;
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Read;
@@ -12,7 +13,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, MAIN_DB};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
-use crate::backend::{Backend, Entry, KeyWrite, Mutation};
+use crate::backend::{
+    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
+};
 use crate::error::{Code, Error, Result};
 
 /// What a resolved write survives.
@@ -54,6 +57,8 @@ pub struct SqliteBackend {
     session: String,
     /// Row id of the session, once it exists in a committed transaction.
     session_id: Option<i64>,
+    /// The token of the lease this connection holds on the session.
+    lease: Option<String>,
 }
 
 fn now_ms() -> i64 {
@@ -130,6 +135,7 @@ impl SqliteBackend {
             durability: options.durability,
             session: options.session.clone(),
             session_id: None,
+            lease: None,
         };
         backend.configure(options).map_err(|e| at(path, e))?;
         Ok(backend)
@@ -246,6 +252,50 @@ impl SqliteBackend {
                     .execute([session])?;
                 Ok(())
             }
+            Mutation::Replace { creds, keys } => {
+                self.apply_one(session, &Mutation::Clear)?;
+                self.conn
+                    .prepare_cached("UPDATE session SET creds = ?2, updated_ms = ?3 WHERE id = ?1")?
+                    .execute(params![session, creds, now_ms()])?;
+                self.write_keys(session, keys)
+            }
+        }
+    }
+
+    /// Fails with `LeaseLost` inside a write transaction when another process has taken the
+    /// lease this connection held: its ratchets would overwrite the new holder's.
+    fn check_lease(&self) -> Result<()> {
+        let Some(token) = &self.lease else {
+            return Ok(());
+        };
+        let holder: Option<String> = self
+            .conn
+            .prepare_cached("SELECT token FROM lease WHERE session = ?1")?
+            .query_row([&self.session], |r| r.get(0))
+            .optional()?;
+        if holder.as_ref() == Some(token) {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::LeaseLost,
+            format!(
+                "session '{}' was taken over by another process; this store no longer writes",
+                self.session
+            ),
+        ))
+    }
+
+    /// Runs `f` in an immediate transaction, committed if it returns `Ok`.
+    fn in_tx<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
+        self.rollback();
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let r = f(self).and_then(|r| Ok((r, self.conn.execute_batch("COMMIT")?)));
+        match r {
+            Ok((r, ())) => Ok(r),
+            Err(e) => {
+                self.rollback();
+                Err(e)
+            }
         }
     }
 
@@ -278,6 +328,15 @@ impl SqliteBackend {
         let r = f(self);
         let _ = self.conn.busy_timeout(self.busy_timeout);
         r
+    }
+
+    /// The session's row id; looked up again while unknown, since another connection may
+    /// have created the session since.
+    fn session(&mut self) -> Result<Option<i64>> {
+        if self.session_id.is_none() {
+            self.session_id = session_id(&self.conn, &self.session)?;
+        }
+        Ok(self.session_id)
     }
 
     fn rollback(&self) {
@@ -313,7 +372,7 @@ fn session_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
 
 impl Backend for SqliteBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        match self.session_id {
+        match self.session()? {
             Some(session) => read_keys(&self.conn, session, kind, ids),
             None => Ok(Vec::new()),
         }
@@ -356,7 +415,8 @@ impl Backend for SqliteBackend {
             return fail_all(e.into());
         }
         let outcome = self
-            .ensure_session()
+            .check_lease()
+            .and_then(|()| self.ensure_session())
             .and_then(|session| Ok((session, self.apply_in_tx(session, batch)?)));
         match outcome {
             Ok((session, results)) => match self.conn.execute_batch("COMMIT") {
@@ -383,7 +443,7 @@ impl Backend for SqliteBackend {
         limit: usize,
         with_values: bool,
     ) -> Result<Vec<Entry>> {
-        let Some(session) = self.session_id else {
+        let Some(session) = self.session()? else {
             return Ok(Vec::new());
         };
         let value = if with_values { "value" } else { "x''" };
@@ -399,6 +459,193 @@ impl Backend for SqliteBackend {
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    fn sessions(&mut self) -> Result<Vec<SessionInfo>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.name, s.created_ms, s.updated_ms, s.creds IS NOT NULL,
+                    (SELECT count(*) FROM key k WHERE k.session = s.id),
+                    (SELECT coalesce(sum(length(k.value)), 0) FROM key k WHERE k.session = s.id)
+             FROM session s ORDER BY s.name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SessionInfo {
+                session_id: r.get(0)?,
+                created_ms: r.get(1)?,
+                updated_ms: r.get(2)?,
+                has_creds: r.get(3)?,
+                keys: r.get(4)?,
+                bytes: r.get(5)?,
+                holder: None,
+            })
+        })?;
+        let mut sessions = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        for s in &mut sessions {
+            s.holder = holder(&self.conn, &s.session_id)?;
+        }
+        Ok(sessions)
+    }
+
+    fn counts(&mut self) -> Result<Vec<TypeCount>> {
+        let Some(session) = self.session()? else {
+            return Ok(Vec::new());
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT type, count(*), sum(length(value)) FROM key WHERE session = ?1
+             GROUP BY type ORDER BY type",
+        )?;
+        let rows = stmt.query_map([session], |r| {
+            Ok(TypeCount {
+                kind: r.get(0)?,
+                count: r.get(1)?,
+                bytes: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn delete_session(&mut self) -> Result<bool> {
+        let name = self.session.clone();
+        let deleted = self.in_tx(|b| {
+            b.check_lease()?;
+            b.conn
+                .prepare_cached("DELETE FROM lease WHERE session = ?1")?
+                .execute([&name])?;
+            Ok(b.conn
+                .prepare_cached("DELETE FROM session WHERE name = ?1")?
+                .execute([&name])?
+                > 0)
+        })?;
+        self.session_id = None;
+        self.lease = None;
+        Ok(deleted)
+    }
+
+    fn integrity(&mut self) -> Result<Vec<String>> {
+        let mut problems: Vec<String> = self
+            .conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        problems.retain(|p| p != "ok");
+        let orphans: i64 = self.conn.query_row(
+            "SELECT count(*) FROM pragma_foreign_key_check('key')",
+            [],
+            |r| r.get(0),
+        )?;
+        if orphans > 0 {
+            problems.push(format!("{orphans} keys belong to no session"));
+        }
+        Ok(problems)
+    }
+
+    fn acquire(&mut self, lease: &Lease, takeover: &Takeover) -> Result<Option<Holder>> {
+        let name = self.session.clone();
+        let refused = self.in_tx(|b| {
+            let now = now_ms();
+            if let Some(h) = holder(&b.conn, &name)? {
+                let lapsed = h.renewed_ms.saturating_add(h.ttl_ms as i64) < now;
+                let may = h.token == lease.token
+                    || lapsed
+                    || match takeover {
+                        Takeover::Never => false,
+                        Takeover::Always => true,
+                        Takeover::From(token) => *token == h.token,
+                    };
+                if !may {
+                    return Ok(Some(h));
+                }
+            }
+            b.conn
+                .prepare_cached(
+                    "INSERT INTO lease (session, token, pid, host, since_ms, renewed_ms, ttl_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+                     ON CONFLICT (session) DO UPDATE SET token = excluded.token,
+                        pid = excluded.pid, host = excluded.host, since_ms = excluded.since_ms,
+                        renewed_ms = excluded.renewed_ms, ttl_ms = excluded.ttl_ms",
+                )?
+                .execute(params![
+                    name,
+                    lease.token,
+                    lease.pid,
+                    lease.host,
+                    now,
+                    lease.ttl_ms as i64
+                ])?;
+            Ok(None)
+        })?;
+        if refused.is_none() {
+            self.lease = Some(lease.token.clone());
+        }
+        Ok(refused)
+    }
+
+    fn renew(&mut self) -> Result<()> {
+        if self.lease.is_none() {
+            return Ok(());
+        }
+        let name = self.session.clone();
+        self.in_tx(|b| {
+            b.check_lease()?;
+            b.conn
+                .prepare_cached("UPDATE lease SET renewed_ms = ?2 WHERE session = ?1")?
+                .execute(params![name, now_ms()])?;
+            Ok(())
+        })
+    }
+
+    fn release(&mut self) -> Result<()> {
+        let Some(token) = self.lease.take() else {
+            return Ok(());
+        };
+        let name = self.session.clone();
+        self.in_tx(|b| {
+            b.conn
+                .prepare_cached("DELETE FROM lease WHERE session = ?1 AND token = ?2")?
+                .execute([&name, &token])?;
+            Ok(())
+        })
+    }
+
+    fn snapshot(
+        &mut self,
+        dest: &Path,
+        into_existing: bool,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<()> {
+        self.rollback();
+        if into_existing {
+            snapshot::restore_into(&self.conn, dest, progress)
+        } else {
+            snapshot::backup_to(&self.conn, dest, progress)
+        }
+        .map_err(|e| at(dest, e))
+    }
+}
+
+impl Drop for SqliteBackend {
+    fn drop(&mut self) {
+        // Closing gives the lease back; a crash leaves it to lapse (or to be found dead).
+        let _ = self.release();
+    }
+}
+
+/// The lease row of a session, if any.
+fn holder(conn: &Connection, name: &str) -> Result<Option<Holder>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT pid, host, since_ms, renewed_ms, ttl_ms, token FROM lease WHERE session = ?1",
+        )?
+        .query_row([name], |r| {
+            Ok(Holder {
+                pid: r.get(0)?,
+                host: r.get(1)?,
+                since_ms: r.get(2)?,
+                renewed_ms: r.get(3)?,
+                ttl_ms: r.get::<_, i64>(4)?.max(0) as u64,
+                token: r.get(5)?,
+            })
+        })
+        .optional()?)
 }
 
 #[cfg(test)]

@@ -25,6 +25,17 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: values may hold objects with compacted base64 keys (codec tag 13). No table changes:
     // the bump makes older builds refuse such files as too new instead of misreading them.
     "",
+    // 3: session leases, keyed by name so that a session can be leased before its first
+    // write. One live holder per session; see `SqliteBackend::acquire`.
+    "CREATE TABLE lease (
+        session    TEXT    PRIMARY KEY,
+        token      TEXT    NOT NULL,
+        pid        INTEGER NOT NULL,
+        host       TEXT    NOT NULL,
+        since_ms   INTEGER NOT NULL,
+        renewed_ms INTEGER NOT NULL,
+        ttl_ms     INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.

@@ -275,3 +275,151 @@ fn new_files_are_private() {
         .mode();
     assert_eq!(mode & 0o777, 0o700);
 }
+
+fn lease(token: &str) -> Lease {
+    Lease {
+        token: token.into(),
+        pid: 1,
+        host: "here".into(),
+        ttl_ms: 60_000,
+    }
+}
+
+#[test]
+fn one_live_lease_per_session() {
+    let dir = TempDir::new("lease");
+    let path = dir.file("auth.db");
+    let mut a = open(&path, "s");
+    let mut b = open(&path, "s");
+    let mut other = open(&path, "t");
+    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    let held = b.acquire(&lease("b"), &Takeover::Never).unwrap().unwrap();
+    assert_eq!((held.token.as_str(), held.host.as_str()), ("a", "here"));
+    // Another session is free, and the holder may take its own lease again.
+    assert_eq!(other.acquire(&lease("c"), &Takeover::Never).unwrap(), None);
+    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    // Taking over from a holder that is not the one named is refused.
+    assert!(b
+        .acquire(&lease("b"), &Takeover::From("x".into()))
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        b.acquire(&lease("b"), &Takeover::From("a".into())).unwrap(),
+        None
+    );
+    // The old holder can no longer write or renew; the new one can.
+    let write = [Mutation::Keys(vec![put("session", "1", b"x")])];
+    assert_eq!(
+        a.apply(&write)[0].as_ref().unwrap_err().code,
+        Code::LeaseLost
+    );
+    assert_eq!(a.renew().unwrap_err().code, Code::LeaseLost);
+    assert!(b.apply(&write)[0].is_ok());
+    b.renew().unwrap();
+    assert_eq!(a.get("session", &ids(&["1"])).unwrap().len(), 1);
+    // Release frees it; closing releases it too.
+    b.release().unwrap();
+    assert_eq!(a.acquire(&lease("a2"), &Takeover::Never).unwrap(), None);
+    drop(a);
+    assert_eq!(b.acquire(&lease("b2"), &Takeover::Never).unwrap(), None);
+}
+
+#[test]
+fn a_lapsed_lease_is_taken() {
+    let dir = TempDir::new("lapse");
+    let path = dir.file("auth.db");
+    let mut a = open(&path, "s");
+    let mut b = open(&path, "s");
+    let short = Lease {
+        ttl_ms: 1,
+        ..lease("a")
+    };
+    assert_eq!(a.acquire(&short, &Takeover::Never).unwrap(), None);
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(b.acquire(&lease("b"), &Takeover::Never).unwrap(), None);
+    std::mem::forget(a); // a crashed holder: nothing released
+}
+
+#[test]
+fn replace_sessions_counts_and_delete() {
+    let dir = TempDir::new("replace");
+    let path = dir.file("auth.db");
+    let mut a = open(&path, "a");
+    let mut b = open(&path, "b");
+    let r = a.apply(&[Mutation::Keys(vec![
+        put("session", "old", b"1"),
+        put("pre-key", "1", b"22"),
+    ])]);
+    assert!(r[0].is_ok());
+    let r = a.apply(&[Mutation::Replace {
+        creds: Some(b"creds".to_vec()),
+        keys: vec![put("session", "new", b"333"), put("session", "n2", b"4")],
+    }]);
+    assert!(r[0].is_ok());
+    assert_eq!(a.load_creds().unwrap().unwrap(), b"creds");
+    assert_eq!(a.get("session", &ids(&["old", "new"])).unwrap().len(), 1);
+    let counts = a.counts().unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!((counts[0].count, counts[0].bytes), (2, 4));
+    assert!(b.apply(&[Mutation::Creds(b"c".to_vec())])[0].is_ok());
+    a.acquire(&lease("a"), &Takeover::Never).unwrap();
+    let sessions = a.sessions().unwrap();
+    let names: Vec<_> = sessions.iter().map(|s| s.session_id.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!((sessions[0].keys, sessions[0].has_creds), (2, true));
+    assert_eq!(sessions[0].holder.as_ref().unwrap().token, "a");
+    assert!(sessions[1].holder.is_none());
+    assert!(a.delete_session().unwrap());
+    assert!(!a.delete_session().unwrap());
+    assert_eq!(b.sessions().unwrap().len(), 1);
+    assert!(b.integrity().unwrap().is_empty());
+}
+
+#[test]
+fn snapshot_copies_while_another_connection_writes() {
+    let dir = TempDir::new("snapshot");
+    let path = dir.file("auth.db");
+    let mut a = open(&path, "s");
+    let big: Vec<_> = (0..6000)
+        .map(|i| put("session", &i.to_string(), &[7u8; 2000]))
+        .collect();
+    assert!(a.apply(&[Mutation::Keys(big)])[0].is_ok());
+    let mut writer = open(&path, "s");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let busy = std::thread::spawn(move || {
+        let mut n = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let w = [Mutation::Keys(vec![put("pre-key", &n.to_string(), b"v")])];
+            assert!(writer.apply(&w)[0].is_ok());
+            n += 1;
+        }
+        n
+    });
+    let steps = std::cell::Cell::new(0);
+    let dest = dir.file("backup.db");
+    a.snapshot(&dest, false, &|done, total| {
+        assert!(done <= total);
+        steps.set(steps.get() + 1);
+    })
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = busy.join().unwrap();
+    assert!(steps.get() > 1, "progress reported once per step");
+    assert!(written > 0);
+    let mut copy = open(&dest, "s");
+    assert!(copy.integrity().unwrap().is_empty());
+    assert_eq!(sessions_count(&mut copy), 6000);
+    // An existing file is never overwritten by a backup.
+    assert!(a.snapshot(&dest, false, &|_, _| {}).is_err());
+    // A restore brings the store back to the snapshot, in place.
+    assert!(a.apply(&[Mutation::Clear])[0].is_ok());
+    copy.snapshot(&path, true, &|_, _| {}).unwrap();
+    assert_eq!(sessions_count(&mut a), 6000);
+    assert!(a.integrity().unwrap().is_empty());
+}
+
+fn sessions_count(b: &mut SqliteBackend) -> i64 {
+    let counts = b.counts().unwrap();
+    counts.iter().find(|c| c.kind == "session").unwrap().count
+}

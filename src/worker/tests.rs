@@ -2,7 +2,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::Duration;
 
 use super::*;
-use crate::backend::{Entry, KeyWrite};
+use crate::backend::{Entry, Holder, KeyWrite, Lease, SessionInfo, Takeover, TypeCount};
 use crate::wire::ids_frame;
 
 /// A backend that records what it was asked, for checking the worker's scheduling.
@@ -40,6 +40,30 @@ impl Backend for Recorder {
     }
     fn list(&mut self, _: &str, _: Option<&str>, _: usize, _: bool) -> Result<Vec<Entry>> {
         Ok(vec![])
+    }
+    fn sessions(&mut self) -> Result<Vec<SessionInfo>> {
+        Ok(vec![])
+    }
+    fn counts(&mut self) -> Result<Vec<TypeCount>> {
+        Ok(vec![])
+    }
+    fn delete_session(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+    fn integrity(&mut self) -> Result<Vec<String>> {
+        Ok(vec![])
+    }
+    fn acquire(&mut self, _: &Lease, _: &Takeover) -> Result<Option<Holder>> {
+        Ok(None)
+    }
+    fn renew(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn release(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn snapshot(&mut self, _: &std::path::Path, _: bool, _: &dyn Fn(u64, u64)) -> Result<()> {
+        Ok(())
     }
 }
 

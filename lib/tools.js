@@ -1,0 +1,421 @@
+'use strict'
+// The session tools: listing and deleting sessions, whole-session import and export, backup
+// and restore, validation, health and reset. Each tool opens its own connection, so a bot
+// running on the same file carries on meanwhile.
+
+const fs = require('node:fs')
+const codec = require('./codec.js')
+const { AuthStateError, ErrorCode } = require('./errors.js')
+const { checkPath, checkSessionId, openStore, invalid, noop, silent } = require('./open.js')
+const { takeLease, isLive } = require('./lease.js')
+const { loadBaileys } = require('./baileys.js')
+
+const PAGE = 256
+const DAY_MS = 86_400_000
+/** Past this age the signed pre-key is reported stale, as WhatsApp clients rotate it. */
+const SIGNED_PRE_KEY_MAX_DAYS = 30
+
+const fail = (code, message) => new AuthStateError(message, code)
+
+function checkOptionsObject(options) {
+  if (options === undefined || options === null) return {}
+  if (typeof options !== 'object') throw invalid('options must be an object')
+  return options
+}
+
+/**
+ * Runs `f(store)` on a connection of its own, closed afterwards whatever happens. A tool
+ * never creates a store by accident: the file must exist unless `create`. With `lease`,
+ * the session's lease is held meanwhile, so a bot running it makes the tool fail with
+ * ERR_SESSION_LOCKED instead of both writing.
+ */
+async function withStore(path, sessionId, { lease = false, create = false, takeover = false } = {}, f) {
+  checkPath(path)
+  checkSessionId(sessionId)
+  if (!create && !fs.existsSync(path)) throw fail(ErrorCode.ERR_CANNOT_OPEN, `${path}: no such file`)
+  const { store, abandon } = await openStore(path, { sessionId })
+  let held = null
+  try {
+    if (lease) held = await takeLease(store, { sessionId, takeover, ttlMs: 30_000, logger: silent })
+    const result = await f(store)
+    held?.release()
+    await store.close()
+    return result
+  } catch (err) {
+    held?.release()
+    return abandon(err)
+  }
+}
+
+/** Every page of a type's entries, `[id, value]` pairs (values decoded, as stored). */
+async function* entries(store, type, withValues = true) {
+  let after = null
+  for (;;) {
+    const page = await codec.decodeList(await store.listPage(type, after, PAGE, withValues), withValues)
+    yield page
+    if (page.length < PAGE) return
+    const last = page[page.length - 1]
+    after = withValues ? last[0] : last
+  }
+}
+
+/** The whole session as `{ creds, data: { [type]: { [id]: value } } }`; creds `null` if none. */
+async function readSession(store) {
+  const saved = await store.loadCreds()
+  const creds = saved === null ? null : codec.decodeValue(saved)
+  const data = {}
+  for (const { type } of JSON.parse(await store.counts())) {
+    const values = (data[type] = {})
+    for await (const page of entries(store, type)) for (const [id, v] of page) values[id] = v
+  }
+  return { creds, data }
+}
+
+/** Replaces the whole session with `creds` and `data` in one transaction. */
+function replaceSession(store, creds, data) {
+  let credsBytes
+  let frame
+  try {
+    credsBytes = creds === null ? null : Buffer.from(codec.encodeValue(creds))
+    frame = codec.encodeSet(data)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  // A frame returned at once lives in the shared encoder: hand it over before anything else runs.
+  return frame instanceof Promise ? frame.then((f) => store.replace(f, credsBytes)) : store.replace(frame, credsBytes)
+}
+
+/** Keys per type in `data`, deletions (`null`) not counted. */
+function countData(data) {
+  const counts = {}
+  let keys = 0
+  for (const type of Object.keys(data)) {
+    let n = 0
+    for (const id in data[type]) if (data[type][id] != null) n++
+    counts[type] = n
+    keys += n
+  }
+  return { counts, keys }
+}
+
+const bytesEqual = (a, b) => a instanceof Uint8Array && b instanceof Uint8Array && Buffer.compare(a, b) === 0
+
+/** Whether two creds are of the same device: same identity key and registration id. */
+function sameDevice(a, b) {
+  return a?.registrationId === b?.registrationId && bytesEqual(a?.signedIdentityKey?.public, b?.signedIdentityKey?.public)
+}
+
+/**
+ * Writes a whole session (creds and keys) into the store at `path`, in one transaction and
+ * under the session's lease. Importing the same device again replaces it (idempotent); a
+ * different device already there is refused with ERR_SESSION_EXISTS unless `overwrite`.
+ */
+async function writeSession(path, sessionId, { creds, data }, { overwrite = false } = {}) {
+  if (creds === null || typeof creds !== 'object') throw fail(ErrorCode.ERR_INVALID_SOURCE, 'the session to import has no creds')
+  return withStore(path, sessionId, { lease: true, create: true }, async (store) => {
+    const saved = await store.loadCreds()
+    if (saved !== null && !overwrite && !sameDevice(codec.decodeValue(saved), creds)) {
+      throw fail(
+        ErrorCode.ERR_SESSION_EXISTS,
+        `session '${sessionId}' of ${path} holds another device's creds; pass { overwrite: true } to replace it`,
+      )
+    }
+    await replaceSession(store, creds, data)
+    return { sessionId, ...countData(data), creds: true }
+  })
+}
+
+/** The whole session at `path`; ERR_SESSION_NOT_FOUND if it holds nothing. */
+async function loadSession(path, sessionId) {
+  return withStore(path, sessionId, {}, async (store) => {
+    const session = await readSession(store)
+    if (session.creds === null && Object.keys(session.data).length === 0) {
+      throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} has no session '${sessionId}'`)
+    }
+    return session
+  })
+}
+
+const asDate = (ms) => (ms ? new Date(ms) : null)
+
+function describeHolder(h) {
+  return h === null ? null : { pid: h.pid, host: h.host, since: new Date(h.sinceMs), live: isLive(h) }
+}
+
+/** Every session of the store at `path`. */
+async function listSessions(path) {
+  const sessions = await withStore(path, 'default', {}, async (store) => JSON.parse(await store.sessions()))
+  return sessions.map((s) => ({
+    sessionId: s.sessionId,
+    hasCreds: s.hasCreds,
+    keys: s.keys,
+    bytes: s.bytes,
+    createdAt: asDate(s.createdMs),
+    updatedAt: asDate(s.updatedMs),
+    holder: describeHolder(s.holder),
+  }))
+}
+
+/** A name for a backup file beside `path`, unique to the millisecond. */
+function backupName(path, label) {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  return `${path}.${label ? `${encodeURIComponent(label)}.` : ''}${stamp}.bak`
+}
+
+/** Runs a snapshot, reporting `{ done, total }` pages to `onProgress` as it goes. */
+async function snapshot(store, dest, intoExisting, onProgress) {
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+  const report = () => {
+    const [done, total] = store.progress
+    onProgress?.({ done, total })
+  }
+  const timer = onProgress ? setInterval(report, 100) : null
+  try {
+    await store.snapshot(dest, intoExisting)
+  } finally {
+    clearInterval(timer)
+  }
+  report()
+}
+
+/**
+ * Writes a consistent snapshot of the whole store (every session) to the new file `dest`,
+ * while others keep writing. `dest` appears only once complete and synced.
+ */
+async function backup(path, dest, options) {
+  const { onProgress } = checkOptionsObject(options)
+  checkPath(dest, 'dest')
+  if (fs.existsSync(dest)) throw invalid(`${dest} already exists; a backup never overwrites a file`)
+  const started = Date.now()
+  await withStore(path, 'default', {}, (store) => snapshot(store, dest, false, onProgress))
+  return { dest, bytes: fs.statSync(dest).size, ms: Date.now() - started }
+}
+
+/**
+ * Replaces the store at `path` with the backup `src`, in one transaction. Refused while a
+ * live process holds a session of `path`. Unless `backup: false`, the current content is
+ * first saved beside it, so a restore can itself be undone.
+ */
+async function restore(src, path, options) {
+  const { onProgress, backup: keep = true } = checkOptionsObject(options)
+  checkPath(path)
+  let before = null
+  if (fs.existsSync(path) && fs.statSync(path).size > 0) {
+    await withStore(path, 'default', {}, async (target) => {
+      const busy = JSON.parse(await target.sessions()).find((s) => s.holder !== null && isLive(s.holder))
+      if (busy) {
+        throw fail(
+          ErrorCode.ERR_SESSION_LOCKED,
+          `session '${busy.sessionId}' of ${path} is in use by process ${busy.holder.pid} on ${busy.holder.host}; stop it before restoring`,
+        )
+      }
+      if (keep) await target.snapshot((before = backupName(path, 'before-restore')), false)
+    })
+  }
+  const exists = fs.existsSync(path) && fs.statSync(path).size > 0
+  const sessions = await withStore(src, 'default', {}, async (store) => {
+    await snapshot(store, path, exists, onProgress)
+    return JSON.parse(await store.sessions()).length
+  })
+  return { path, sessions, backup: before }
+}
+
+/** Deletes a session (creds, keys, lease). Unless `backup: false`, the file is backed up first. */
+async function deleteSession(path, sessionId, options) {
+  const { backup: keep = true, takeover = false } = checkOptionsObject(options)
+  return withStore(path, sessionId, { lease: true, takeover }, async (store) => {
+    const found = JSON.parse(await store.sessions()).some((s) => s.sessionId === sessionId)
+    if (!found) return { deleted: false, backup: null }
+    const dest = keep ? backupName(path, sessionId) : null
+    if (dest) await store.snapshot(dest, false)
+    return { deleted: JSON.parse(await store.deleteSession()), backup: dest }
+  })
+}
+
+const FORMAT = 'baileys-rust-auth/session'
+
+/** One session as JSON text in Baileys' BufferJSON form: portable to any store. */
+async function exportJson(path, options) {
+  const { sessionId = 'default' } = checkOptionsObject(options)
+  const { BufferJSON } = await loadBaileys()
+  const { creds, data } = await loadSession(path, sessionId)
+  return JSON.stringify({ format: FORMAT, version: 1, sessionId, creds, keys: data }, BufferJSON.replacer)
+}
+
+/** Imports a session written by `exportJson`, in one transaction (see `writeSession`). */
+async function importJson(json, path, options) {
+  const { sessionId, overwrite = false } = checkOptionsObject(options)
+  const { BufferJSON } = await loadBaileys()
+  let parsed
+  try {
+    parsed = JSON.parse(typeof json === 'string' ? json : Buffer.from(json).toString('utf8'), BufferJSON.reviver)
+  } catch (err) {
+    throw fail(ErrorCode.ERR_INVALID_SOURCE, `the session JSON does not parse: ${err.message}`)
+  }
+  if (parsed?.format !== FORMAT || parsed.version !== 1 || typeof parsed.keys !== 'object' || parsed.keys === null) {
+    throw fail(ErrorCode.ERR_INVALID_SOURCE, `not a session exported by baileys-rust-auth (format ${FORMAT}, version 1)`)
+  }
+  return writeSession(path, sessionId ?? parsed.sessionId ?? 'default', { creds: parsed.creds, data: parsed.keys }, { overwrite })
+}
+
+const isBytes = (v, n) => v instanceof Uint8Array && (n === undefined || v.length === n)
+const isObject = (v) => v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v)
+const isKeyPair = (k) => isObject(k) && isBytes(k.public, 32) && isBytes(k.private, 32)
+
+/** What each known type's values look like (see README, "Stored values"); unknown types pass. */
+const SHAPES = {
+  'pre-key': [isKeyPair, 'a key pair of 32-byte public and private keys'],
+  session: [(v) => isObject(v) || isBytes(v), 'a session record'],
+  'sender-key': [(v) => isBytes(v) || isObject(v) || Array.isArray(v), 'a sender key record'],
+  'sender-key-memory': [isObject, 'an object'],
+  'app-state-sync-key': [(v) => isObject(v) && isBytes(v.keyData), 'an object with keyData bytes'],
+  'app-state-sync-version': [(v) => isObject(v) && typeof v.version === 'number', 'an object with a version number'],
+  'lid-mapping': [(v) => typeof v === 'string', 'a string'],
+  'device-list': [(v) => Array.isArray(v) && v.every((d) => typeof d === 'string'), 'an array of strings'],
+  tctoken: [(v) => isObject(v) && (v.token === undefined || isBytes(v.token)), 'an object with token bytes'],
+  'identity-key': [(v) => isBytes(v), 'bytes'],
+}
+
+/** Decodes every value of the session and checks its shape; the problems found. */
+async function checkValues(store) {
+  const problems = []
+  let keys = 0
+  const check = (type, id, value) => {
+    keys++
+    const shape = SHAPES[type]
+    if (shape && !shape[0](value)) problems.push({ type, id, problem: `expected ${shape[1]}` })
+  }
+  for (const { type } of JSON.parse(await store.counts())) {
+    for await (const ids of entries(store, type, false)) {
+      let found
+      try {
+        found = await codec.decodeMap(await store.get(type, Buffer.from(codec.encodeIds(ids))))
+      } catch {
+        found = null // some value of this page does not decode: find which, one by one
+      }
+      for (const id of ids) {
+        if (found !== null) {
+          check(type, id, found[id])
+          continue
+        }
+        try {
+          const one = await codec.decodeMap(await store.get(type, Buffer.from(codec.encodeIds([id]))))
+          check(type, id, one[id])
+        } catch (err) {
+          keys++
+          problems.push({ type, id, problem: `does not decode: ${err.message}` })
+        }
+      }
+    }
+  }
+  return { keys, problems }
+}
+
+/** The session report of `validate()`, from its creds and stored values. */
+async function validateOpen(store, creds) {
+  const warnings = []
+  const problems = []
+  if (creds === null) problems.push({ problem: 'the session has no creds' })
+  const registered = creds?.registered === true
+  const spk = creds?.signedPreKey
+  const identityKey = isKeyPair(creds?.signedIdentityKey)
+  const signedPreKey = isObject(spk) && isKeyPair(spk.keyPair) && isBytes(spk.signature, 64)
+  if (creds !== null && !identityKey) problems.push({ problem: 'creds.signedIdentityKey is missing or malformed' })
+  if (creds !== null && !signedPreKey) problems.push({ problem: 'creds.signedPreKey is missing or malformed' })
+  const ageDays = typeof spk?.timestampS === 'number' ? (Date.now() - spk.timestampS * 1000) / DAY_MS : null
+  if (ageDays !== null && ageDays > SIGNED_PRE_KEY_MAX_DAYS) {
+    warnings.push(`the signed pre-key is ${Math.floor(ageDays)} days old (over ${SIGNED_PRE_KEY_MAX_DAYS})`)
+  }
+  if (creds !== null && !registered) warnings.push('the session is not registered: it still has to be paired')
+  const counts = JSON.parse(await store.counts())
+  const preKeys = counts.find((c) => c.type === 'pre-key')?.count ?? 0
+  if (registered && preKeys === 0) warnings.push('no pre-keys are stored: Baileys uploads new ones on connect')
+  const values = await checkValues(store)
+  problems.push(...values.problems)
+  return {
+    ok: problems.length === 0 && registered,
+    registered,
+    me: creds?.me?.id ?? null,
+    identityKey,
+    signedPreKey: { present: signedPreKey, keyId: spk?.keyId ?? null, ageDays },
+    preKeys,
+    keys: values.keys,
+    problems,
+    warnings,
+  }
+}
+
+/** Bytes the store occupies on disk, its -wal and -shm files included. */
+function fileBytes(path) {
+  let bytes = 0
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      bytes += fs.statSync(path + suffix).size
+    } catch {
+      // absent
+    }
+  }
+  return bytes
+}
+
+/** The report of `health()`: counts, sizes, last write, lease and the engine's own check. */
+async function healthOf(store, path, sessionId, metrics) {
+  const counts = JSON.parse(await store.counts())
+  const session = JSON.parse(await store.sessions()).find((s) => s.sessionId === sessionId) ?? null
+  const problems = JSON.parse(await store.integrity())
+  const lastWriteMs = Math.max(session?.updatedMs ?? 0, metrics?.lastWriteMs ?? 0)
+  return {
+    sessionId,
+    exists: session !== null,
+    hasCreds: session?.hasCreds ?? false,
+    counts: Object.fromEntries(counts.map((c) => [c.type, { count: c.count, bytes: c.bytes }])),
+    keys: counts.reduce((n, c) => n + c.count, 0),
+    valueBytes: counts.reduce((n, c) => n + c.bytes, 0),
+    fileBytes: fileBytes(path),
+    createdAt: asDate(session?.createdMs),
+    lastWriteAt: asDate(lastWriteMs),
+    holder: describeHolder(session?.holder ?? null),
+    integrity: problems.length === 0 ? 'ok' : problems,
+  }
+}
+
+/** Snapshots the file (unless `backup: false`), then empties the session: creds and keys. */
+async function resetOpen(store, path, sessionId, options, submit = (_, send) => send()) {
+  const { backup: keep = true } = checkOptionsObject(options)
+  const dest = keep ? backupName(path, sessionId) : null
+  if (dest) await submit(noop, () => store.snapshot(dest, false))
+  await submit(noop, () => store.replace(null, null))
+  return { backup: dest }
+}
+
+const withSession = (options) => {
+  const { sessionId = 'default' } = checkOptionsObject(options)
+  return sessionId
+}
+
+const api = {
+  listSessions,
+  deleteSession,
+  backup,
+  restore,
+  exportJson,
+  importJson,
+  /** Validates a session at rest (see `validateOpen`). */
+  validate: async (path, options) =>
+    withStore(path, withSession(options), {}, async (store) => {
+      const saved = await store.loadCreds()
+      return validateOpen(store, saved === null ? null : codec.decodeValue(saved))
+    }),
+  /** Health of a session at rest (see `healthOf`). */
+  health: async (path, options) => {
+    const sessionId = withSession(options)
+    return withStore(path, sessionId, {}, (store) => healthOf(store, path, sessionId))
+  },
+  /** Resets a session at rest, under its lease (a running bot makes it fail). */
+  resetSession: async (path, options) => {
+    const sessionId = withSession(options)
+    return withStore(path, sessionId, { lease: true }, (store) => resetOpen(store, path, sessionId, options))
+  },
+}
+
+module.exports = { api, healthOf, validateOpen, resetOpen, readSession, writeSession, loadSession, countData, withStore }
