@@ -10,6 +10,8 @@ const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
 const { loadBaileys } = require('./lib/baileys.js')
 
+const LIST_PAGE = 256
+
 /**
  * Whether a write was already made in this turn of the event loop. A write made alone may run
  * at once on this thread; writes made together (`Promise.all` of many sets, a busy bot) go
@@ -222,14 +224,16 @@ async function useRustAuthState(path, options) {
   if (saved === null) await saveNow().catch(abandon)
   logger.debug({ sessionId, created: saved === null }, 'auth store open')
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
+  // Everything is queued at the call, so calls made after close() are refused.
   let closing
-  const close = () =>
-    (closing ??= (async () => {
-      await flush().catch((err) => logger.warn({ sessionId, err }, 'auth store: last creds write failed'))
-      lease?.release()
-      await submit(noop, () => store.close())
-      logger.debug({ sessionId }, 'auth store closed')
-    })())
+  const close = () => {
+    if (closing) return closing
+    const flushed = flush().catch((err) => logger.warn({ sessionId, err }, 'auth store: last creds write failed'))
+    lease?.release()
+    const closed = submit(noop, () => store.close())
+    closing = Promise.all([flushed, closed]).then(() => logger.debug({ sessionId }, 'auth store closed'))
+    return closing
+  }
   const keys = makeKeys(store, submit, proto, metrics)
   const state = { creds, keys }
   return {

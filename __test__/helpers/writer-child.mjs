@@ -1,6 +1,6 @@
 // One of several processes writing the same file at once.
 //
-// argv: <path> <sessionId> <tag> <count> <window>. Loads everything, prints LOADED, waits
+// argv: <path> <sessionId> <tag> <count> <window> [nolease]. Loads everything, prints LOADED, waits
 // for a stdin line (so that all writers start together), then issues `count` keys.set calls
 // (up to `window` in flight): call i writes `session` `<tag>-<i>` = { tag, i, key } and the
 // id `shared` (the same for every writer) = { tag, i }; every 10th call also saves creds, and
@@ -22,7 +22,7 @@ const fail = (err) => {
 export const valueOf = (tag, i) => ({ tag, i, key: bytesOf(32, tag, i) })
 
 async function main() {
-  const [path, sessionId, tag, count, window] = process.argv.slice(2)
+  const [path, sessionId, tag, count, window, lease] = process.argv.slice(2)
   const { useRustAuthState } = await import('../../index.js')
   await import('baileys')
   say('LOADED')
@@ -34,7 +34,7 @@ async function main() {
       resolve()
     })
   })
-  const { state, saveCreds, close } = await useRustAuthState(path, { sessionId })
+  const { state, saveCreds, close } = await useRustAuthState(path, { sessionId, lease: lease !== 'nolease' })
   const inflight = []
   const confirmed = []
   for (let i = 1; i <= Number(count); i++) {
