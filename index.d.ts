@@ -454,6 +454,18 @@ export interface ImportResult {
   creds: true
 }
 
+/**
+ * Copies one session from the store at `from` to the store at `to` (another file, or the same
+ * file under `toSessionId`): read whole, written in one transaction under the target
+ * session's lease, then read back and compared value by value (`verified: true`). The target
+ * rules of {@link importJson} apply (`ERR_SESSION_EXISTS` unless `overwrite`).
+ */
+export declare function copySession(
+  from: string,
+  to: string,
+  options?: { sessionId?: string; toSessionId?: string; overwrite?: boolean },
+): Promise<ImportResult & { verified: true }>
+
 /** {@link RustAuthState.validate} for a session at rest. */
 export declare function validate(path: string, options?: SessionOptions): Promise<SessionValidation>
 

@@ -259,11 +259,12 @@ async function useRustAuthState(path, options) {
   }
 }
 
-const { listSessions, deleteSession, backup, restore, exportJson, importJson, validate, health, resetSession } = tools.api
+const { copySession, listSessions, deleteSession, backup, restore, exportJson, importJson, validate, health, resetSession } = tools.api
 
 // Spelled out so that ESM `import { backup } from 'baileys-rust-auth'` sees every name.
 module.exports = {
   useRustAuthState,
+  copySession,
   listSessions,
   deleteSession,
   backup,

@@ -18,6 +18,7 @@ import {
   validate,
   health,
   resetSession,
+  copySession,
   ErrorCode,
 } from '../index.js'
 import { Database, NO_SQLITE, run } from './helpers/procs.mjs'
@@ -256,6 +257,24 @@ describe('sessions, export and import, reset', () => {
     await rejectsWith(importJson(a.slice(0, a.length / 2), target), ErrorCode.ERR_INVALID_SOURCE)
     await rejectsWith(importJson('{"format":"other"}', target), ErrorCode.ERR_INVALID_SOURCE)
     await rejectsWith(exportJson(path, { sessionId: 'nobody' }), ErrorCode.ERR_SESSION_NOT_FOUND)
+  })
+
+  it('copies a session to another store, verified, and the conversation carries on from the copy', async () => {
+    const path = join(dir, 'copy-from.db')
+    const { parties, directory } = await conversation(path)
+    allDecrypted(await converse(parties, plan('before copy', 2)))
+    for (const p of parties) await p.close()
+    const target = join(dir, 'copy-to.db')
+    const copied = await copySession(path, target, { sessionId: 'A' })
+    assert.equal(copied.verified, true)
+    assert.ok(copied.counts.session >= 1 && copied.counts['pre-key'] >= 1, JSON.stringify(copied.counts))
+    await rejectsWith(copySession(path, target, { sessionId: 'B', toSessionId: 'A' }), ErrorCode.ERR_SESSION_EXISTS)
+    const moved = [
+      makeParty(await useRustAuthState(target, { sessionId: 'A' }), { name: 'A', directory }),
+      makeParty(await useRustAuthState(path, { sessionId: 'B' }), { name: 'B', directory }),
+    ]
+    allDecrypted(await converse(moved, plan('after copy', 2)))
+    for (const p of moved) await p.close()
   })
 
   it('resets a logged-out session: a backup first, then fresh creds and no keys', async () => {

@@ -232,6 +232,37 @@ async function deleteSession(path, sessionId, options) {
   })
 }
 
+/** Encoded bytes of a whole session, per key, for comparing two copies. */
+function fingerprint({ creds, data }) {
+  const keys = new Map()
+  for (const type of Object.keys(data)) {
+    for (const id of Object.keys(data[type])) keys.set(`${type}\0${id}`, Buffer.from(codec.encodeValue(data[type][id])))
+  }
+  return { creds: creds === null ? null : Buffer.from(codec.encodeValue(creds)), keys }
+}
+
+function sameCopy(a, b) {
+  if (!(a.creds === null ? b.creds === null : b.creds !== null && a.creds.equals(b.creds))) return false
+  if (a.keys.size !== b.keys.size) return false
+  for (const [k, v] of a.keys) if (!b.keys.get(k)?.equals(v)) return false
+  return true
+}
+
+/**
+ * Copies one session from the store at `from` to the store at `to` (another file, or the same
+ * file under `toSessionId`), in one transaction, then reads it back and compares every value.
+ */
+async function copySession(from, to, options) {
+  const { sessionId = 'default', toSessionId = sessionId, overwrite = false } = checkOptionsObject(options)
+  const source = await loadSession(from, sessionId)
+  const result = await writeSession(to, toSessionId, source, { overwrite })
+  const copied = await loadSession(to, toSessionId)
+  if (!sameCopy(fingerprint(source), fingerprint(copied))) {
+    throw fail(ErrorCode.ERR_CORRUPT, `the copy of session '${sessionId}' read back differs from the source`)
+  }
+  return { ...result, verified: true }
+}
+
 const FORMAT = 'baileys-rust-auth/session'
 
 /** One session as JSON text in Baileys' BufferJSON form: portable to any store. */
@@ -394,6 +425,7 @@ const withSession = (options) => {
 }
 
 const api = {
+  copySession,
   listSessions,
   deleteSession,
   backup,
