@@ -6,24 +6,10 @@ const { resolve } = require('node:path')
 const native = require('./binding.js')
 const { AuthStateError, ErrorCode } = require('./lib/errors.js')
 const codec = require('./lib/codec.js')
+const { loadBaileys } = require('./lib/baileys.js')
 
 const DURABILITY = ['normal', 'full']
 const LIST_PAGE = 256
-
-let baileys
-/** Baileys is a peer dependency: bots install it as `baileys` or `@whiskeysockets/baileys`. */
-function loadBaileys() {
-  baileys ??= import('baileys').catch(() =>
-    import('@whiskeysockets/baileys').catch(() => {
-      baileys = undefined
-      throw new AuthStateError(
-        "baileys-rust-auth needs Baileys: install 'baileys' or '@whiskeysockets/baileys'",
-        ErrorCode.ERR_BAILEYS_NOT_FOUND,
-      )
-    }),
-  )
-  return baileys
-}
 
 function invalid(message) {
   return new AuthStateError(message, ErrorCode.ERR_INVALID_ARGUMENT)
