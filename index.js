@@ -2,11 +2,13 @@
 // baileys-rust-auth: Baileys' auth state in one transactional SQLite file.
 // This file shapes the API; values are encoded in lib/codec.js, stored by the native core.
 
+const { existsSync } = require('node:fs')
 const { resolve } = require('node:path')
 const native = require('./binding.js')
 const { AuthStateError, ErrorCode } = require('./lib/errors.js')
 const codec = require('./lib/codec.js')
 const { loadBaileys } = require('./lib/baileys.js')
+const multifile = require('./lib/multifile.js')
 
 const DURABILITY = ['normal', 'full']
 const LIST_PAGE = 256
@@ -137,10 +139,11 @@ function makeKeys(store, submit, proto) {
 }
 
 /**
- * Opens (or creates) the auth state of one session in an SQLite file.
- * Drop-in for Baileys' `useMultiFileAuthState(folder)`.
+ * Opens the auth state of one session; `isNew` tells whether the session had no creds yet.
+ * A new session gets creds from Baileys' initAuthCreds(), saved at once, unless `initCreds` is
+ * false: its creds are then an empty object, saved only by saveCreds().
  */
-async function useRustAuthState(path, options) {
+async function openAuthState(path, options, { initCreds = true } = {}) {
   const { sessionId, durability, busyTimeoutMs } = checkOptions(path, options)
   const { initAuthCreds, proto } = await loadBaileys()
   const store = new native.NativeStore()
@@ -158,7 +161,8 @@ async function useRustAuthState(path, options) {
   const saved = await store.loadCreds().catch(abandon)
   let creds
   try {
-    creds = saved === null ? initAuthCreds() : codec.decodeValue(saved)
+    if (saved !== null) creds = codec.decodeValue(saved)
+    else creds = initCreds ? initAuthCreds() : {}
   } catch (err) {
     await abandon(err)
   }
@@ -188,7 +192,7 @@ async function useRustAuthState(path, options) {
       },
     )
   }
-  if (saved === null) await saveCreds().catch(abandon)
+  if (saved === null && initCreds) await saveCreds().catch(abandon)
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
   let closing
   const close = () => (closing ??= submit(noop, () => store.close()))
@@ -198,7 +202,121 @@ async function useRustAuthState(path, options) {
     // object Baileys mutated in place is what is saved.
     saveCreds,
     close,
+    isNew: saved === null,
   }
 }
 
-module.exports = { useRustAuthState, AuthStateError, ErrorCode }
+/**
+ * Opens (or creates) the auth state of one session in an SQLite file.
+ * Drop-in for Baileys' `useMultiFileAuthState(folder)`.
+ */
+async function useRustAuthState(path, options) {
+  const { state, saveCreds, close } = await openAuthState(path, options)
+  return { state, saveCreds, close }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Migration between useMultiFileAuthState folders and a session of this store. The store side
+// is readSession and writeSession, nothing else.
+
+/** Creds as one string, independent of key order and of Buffer versus Uint8Array. */
+function canonicalCreds(creds, BufferJSON) {
+  return JSON.stringify(creds, (key, value) => {
+    value = BufferJSON.replacer(key, value)
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return value
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, value[k]]))
+  })
+}
+
+/**
+ * Makes the session hold exactly `creds` and the keys of `data`. Refuses (ERR_SESSION_EXISTS)
+ * a session that has other creds, unless `overwrite`.
+ */
+async function writeSession(path, sessionId, { creds, data }, { overwrite }) {
+  const { BufferJSON } = await loadBaileys()
+  const auth = await openAuthState(path, { sessionId }, { initCreds: false })
+  try {
+    const { keys, creds: current } = auth.state
+    if (!auth.isNew && !overwrite && canonicalCreds(current, BufferJSON) !== canonicalCreds(creds, BufferJSON)) {
+      throw new AuthStateError(
+        `session ${JSON.stringify(sessionId)} of ${path} already holds other creds; pass { overwrite: true } to replace it`,
+        ErrorCode.ERR_SESSION_EXISTS,
+      )
+    }
+    // One set, so one transaction: the ids the session holds beyond `data` are deleted in it.
+    const write = {}
+    for (const type of new Set([...multifile.KNOWN_TYPES, ...Object.keys(data)])) {
+      const byId = Object.create(null)
+      for await (const id of keys.listIds(type)) byId[id] = null
+      Object.assign(byId, data[type])
+      if (Object.keys(byId).length > 0) write[type] = byId
+    }
+    await keys.set(write)
+    // Replaced, not merged: no field of the old creds survives.
+    for (const field of Object.keys(current)) delete current[field]
+    Object.assign(current, creds)
+    await auth.saveCreds()
+  } finally {
+    await auth.close()
+  }
+}
+
+/** The creds and keys of a session (ERR_SESSION_NOT_FOUND if it has no creds). */
+async function readSession(path, sessionId) {
+  const notFound = () =>
+    new AuthStateError(`${path} holds no session ${JSON.stringify(sessionId)}`, ErrorCode.ERR_SESSION_NOT_FOUND)
+  // Opening would create the file.
+  if (!existsSync(path)) throw notFound()
+  const auth = await openAuthState(path, { sessionId }, { initCreds: false })
+  try {
+    if (auth.isNew) throw notFound()
+    const data = {}
+    for (const type of multifile.KNOWN_TYPES) {
+      // Without a prototype, any id (even '__proto__') is a plain entry.
+      for await (const [id, value] of auth.state.keys.list(type)) (data[type] ??= Object.create(null))[id] = value
+    }
+    return { creds: auth.state.creds, data }
+  } finally {
+    await auth.close()
+  }
+}
+
+function migrationOptions(path, folder, options) {
+  if (typeof folder !== 'string' || folder === '') throw invalid('folder must be a non-empty string')
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') throw invalid('options must be an object')
+  const { sessionId = 'default', overwrite = false, onProgress } = options
+  checkOptions(path, { sessionId })
+  if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+  return { sessionId, overwrite, onProgress }
+}
+
+const report = (sessionId, counts) => ({
+  sessionId,
+  counts,
+  keys: Object.values(counts).reduce((a, b) => a + b, 0),
+  creds: true,
+})
+
+/**
+ * Copies a useMultiFileAuthState folder into a session of an SQLite file: the session then
+ * holds exactly the folder's creds and keys. The folder is read whole first; nothing is
+ * written if any of it is unreadable (ERR_INVALID_FOLDER).
+ */
+async function importMultiFile(folder, path, options) {
+  const { sessionId, overwrite, onProgress } = migrationOptions(path, folder, options)
+  const { creds, data, counts } = await multifile.readFolder(folder, { onProgress })
+  await writeSession(path, sessionId, { creds, data }, { overwrite })
+  return report(sessionId, counts)
+}
+
+/** Writes a session of an SQLite file as a folder useMultiFileAuthState reads. */
+async function exportMultiFile(path, folder, options) {
+  const { sessionId, overwrite } = migrationOptions(path, folder, options)
+  const { creds, data } = await readSession(path, sessionId)
+  const { counts } = await multifile.writeFolder(folder, { creds, data }, { overwrite })
+  return report(sessionId, counts)
+}
+
+module.exports = { useRustAuthState, importMultiFile, exportMultiFile, AuthStateError, ErrorCode }

@@ -1,5 +1,6 @@
 'use strict'
-// The error class every rejection is an instance of, and the codes (defined in src/error.rs).
+// The error class every rejection is an instance of, and the codes (defined in src/error.rs,
+// plus the few only JavaScript raises, listed here).
 
 const native = require('../binding.js')
 
@@ -13,7 +14,11 @@ class AuthStateError extends Error {
 }
 native.setErrorClass(AuthStateError)
 
+/** Codes raised by the JavaScript side only (migration from and to multi-file folders). */
+const JS_CODES = ['ERR_INVALID_FOLDER', 'ERR_SESSION_EXISTS', 'ERR_SESSION_NOT_FOUND']
+
 /** Every error code, as `{ ERR_X: 'ERR_X' }`. */
-const ErrorCode = Object.freeze(Object.fromEntries(native.errorCodes().map((c) => [c, c])))
+const codes = new Set([...native.errorCodes(), ...JS_CODES])
+const ErrorCode = Object.freeze(Object.fromEntries([...codes].map((c) => [c, c])))
 
 module.exports = { AuthStateError, ErrorCode }
