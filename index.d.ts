@@ -510,3 +510,108 @@ export declare function resetSession(
  * ```
  */
 export declare function useRustAuthState(path: string, options?: RustAuthStateOptions): Promise<RustAuthState>
+
+/** Options of {@link importMultiFile}. */
+export interface ImportMultiFileOptions {
+  /**
+   * The session of the SQLite file to fill (see {@link RustAuthStateOptions.sessionId}).
+   *
+   * @defaultValue `'default'`
+   */
+  sessionId?: string
+  /**
+   * Replace a session paired with another device. Without it such a session is refused
+   * with {@link ErrorCode.ERR_SESSION_EXISTS}; a session of the folder's own device, or one
+   * never paired, is always replaced (importing twice is harmless).
+   *
+   * @defaultValue `false`
+   */
+  overwrite?: boolean
+  /** Called as the folder's key files are read, with how many are read of how many. */
+  onProgress?: (progress: { done: number; total: number }) => void
+}
+
+/** Options of {@link exportMultiFile}. */
+export interface ExportMultiFileOptions {
+  /**
+   * The session of the SQLite file to export.
+   *
+   * @defaultValue `'default'`
+   */
+  sessionId?: string
+  /**
+   * Write into a folder that is not empty, first removing its `.json` files (other files stay).
+   * Without it such a folder is refused with {@link ErrorCode.ERR_INVALID_SOURCE}.
+   *
+   * @defaultValue `false`
+   */
+  overwrite?: boolean
+}
+
+/** What {@link importMultiFile} and {@link exportMultiFile} resolve to. */
+export interface MultiFileReport {
+  /** The session imported into or exported from. */
+  sessionId: string
+  /** How many keys of each type were copied, e.g. `{ 'pre-key': 812, session: 40 }`. */
+  counts: { [type: string]: number }
+  /** How many keys were copied in all. */
+  keys: number
+  /** The creds were copied (always `true`: without creds nothing is copied). */
+  creds: true
+}
+
+/**
+ * Copies a folder written by Baileys' `useMultiFileAuthState(folder)` into a session of an
+ * SQLite file. Afterwards the session holds exactly the folder's creds and keys (keys it held
+ * before are removed), and `useRustAuthState(path, { sessionId })` carries on where the folder
+ * left off: same login, same Signal sessions.
+ *
+ * The folder is read whole before anything is written, and the keys are written in one
+ * transaction. Keys of types Baileys does not have (yet) are copied too. The folder itself is
+ * only read.
+ *
+ * @param folder - The multi-file auth folder.
+ * @param path - The SQLite file (created if needed).
+ * @param options - See {@link ImportMultiFileOptions}.
+ * @returns What was copied, per type.
+ * @throws {@link AuthStateError} (as a rejection): {@link ErrorCode.ERR_INVALID_SOURCE} when
+ * creds.json is missing, torn or incomplete, or any key file does not parse (the store is not
+ * touched); {@link ErrorCode.ERR_SESSION_EXISTS} when the session is paired with another
+ * device and `overwrite` is not set; the errors of {@link useRustAuthState}.
+ *
+ * @example
+ * ```ts
+ * import { importMultiFile, useRustAuthState } from 'baileys-rust-auth'
+ *
+ * const { counts } = await importMultiFile('./auth_info', './auth.db')
+ * console.log(counts) // { 'pre-key': 812, session: 40, ... }
+ * const { state, saveCreds } = await useRustAuthState('./auth.db')
+ * ```
+ */
+export declare function importMultiFile(folder: string, path: string, options?: ImportMultiFileOptions): Promise<MultiFileReport>
+
+/**
+ * Writes a session of an SQLite file as a folder that Baileys' `useMultiFileAuthState(folder)`
+ * reads: `creds.json` and one file per key, named and encoded as Baileys names and encodes them.
+ * The folder is created if needed; creds.json is written last.
+ *
+ * The keys exported are those of the types Baileys has (`pre-key`, `session`, `sender-key`,
+ * `sender-key-memory`, `app-state-sync-key`, `app-state-sync-version`, `lid-mapping`,
+ * `device-list`, `tctoken`, `identity-key`).
+ *
+ * @param path - The SQLite file.
+ * @param folder - The folder to write.
+ * @param options - See {@link ExportMultiFileOptions}.
+ * @returns What was copied, per type.
+ * @throws {@link AuthStateError} (as a rejection): {@link ErrorCode.ERR_SESSION_NOT_FOUND} when
+ * the file or the session does not exist (neither is created); {@link ErrorCode.ERR_INVALID_SOURCE}
+ * when the folder is not empty and `overwrite` is not set, or cannot be written.
+ *
+ * @example
+ * ```ts
+ * import { exportMultiFile } from 'baileys-rust-auth'
+ *
+ * await exportMultiFile('./auth.db', './auth_info_backup', { sessionId: 'main' })
+ * ```
+ */
+export declare function exportMultiFile(path: string, folder: string, options?: ExportMultiFileOptions): Promise<MultiFileReport>

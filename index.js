@@ -259,11 +259,13 @@ async function useRustAuthState(path, options) {
   }
 }
 
-const { copySession, listSessions, deleteSession, backup, restore, exportJson, importJson, validate, health, resetSession } = tools.api
+const { importMultiFile, exportMultiFile, copySession, listSessions, deleteSession, backup, restore, exportJson, importJson, validate, health, resetSession } = tools.api
 
 // Spelled out so that ESM `import { backup } from 'baileys-rust-auth'` sees every name.
 module.exports = {
   useRustAuthState,
+  importMultiFile,
+  exportMultiFile,
   copySession,
   listSessions,
   deleteSession,

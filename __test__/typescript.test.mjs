@@ -133,6 +133,13 @@ try {
   }
 }
 await useRustAuthState('./other.db', options)
+const imported: MultiFileReport = await auth.importMultiFile('./auth_info', './auth.db', {
+  sessionId: 'main',
+  onProgress: ({ done, total }) => console.log(done, total),
+})
+const importedKeys: number | undefined = imported.counts['pre-key']
+await auth.exportMultiFile('./auth.db', './auth_info_copy', { sessionId: 'main', overwrite: true })
+if (new AuthStateError('m', 'ERR_INVALID_SOURCE').code === ErrorCode.ERR_SESSION_EXISTS) throw new Error()
 
 // @ts-expect-error: an unknown key type
 await state.keys.get('no-such-type', ['1'])
@@ -146,6 +153,8 @@ await useRustAuthState('./x.db', { sessionID: 'main' })
 ErrorCode.ERR_BUSY = 'ERR_IO'
 // @ts-expect-error: codes are a closed set
 if (new AuthStateError('m', 'ERR_BUSY').code === 'ERR_NOPE') throw new Error()
+// @ts-expect-error: the folder comes first, then the SQLite file
+await auth.importMultiFile('./auth_info', { sessionId: 'main' })
 // @ts-expect-error: list yields [id, value] pairs
 for await (const id of state.keys.list('session')) id.toUpperCase()
 `
@@ -156,7 +165,7 @@ for await (const id of state.keys.list('session')) id.toUpperCase()
 
 const baileysImport = `import makeWASocket, { Browsers } from 'baileys'
 import type { AuthenticationState, KeyPair, SignalKeyStore } from 'baileys'`
-const typeImport = `import type { ErrorCodeName, RustAuthState, RustAuthStateOptions } from 'baileys-rust-auth'`
+const typeImport = `import type { ErrorCodeName, MultiFileReport, RustAuthState, RustAuthStateOptions } from 'baileys-rust-auth'`
 
 const esmBot = `${baileysImport}
 import { useRustAuthState, AuthStateError, ErrorCode } from 'baileys-rust-auth'

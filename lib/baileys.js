@@ -1,10 +1,10 @@
 'use strict'
-// Baileys is a peer dependency, imported once, on first use.
+// Baileys is a peer dependency, imported once and only when first needed.
 
 const { AuthStateError, ErrorCode } = require('./errors.js')
 
 let baileys
-/** Baileys is a peer dependency: bots install it as `baileys` or `@whiskeysockets/baileys`. */
+/** Baileys' module: bots install it as `baileys` or `@whiskeysockets/baileys`. */
 function loadBaileys() {
   baileys ??= import('baileys').catch(() =>
     import('@whiskeysockets/baileys').catch(() => {

@@ -9,6 +9,7 @@ const { AuthStateError, ErrorCode } = require('./errors.js')
 const { checkPath, checkSessionId, openStore, invalid, noop, silent } = require('./open.js')
 const { takeLease, isLive } = require('./lease.js')
 const { loadBaileys } = require('./baileys.js')
+const multifile = require('./multifile.js')
 
 const PAGE = 256
 const DAY_MS = 86_400_000
@@ -107,14 +108,16 @@ function sameDevice(a, b) {
 
 /**
  * Writes a whole session (creds and keys) into the store at `path`, in one transaction and
- * under the session's lease. Importing the same device again replaces it (idempotent); a
- * different device already there is refused with ERR_SESSION_EXISTS unless `overwrite`.
+ * under the session's lease. Importing the same device again replaces it (idempotent), and so
+ * does importing over a session never paired (nothing to lose); another device's session is
+ * refused with ERR_SESSION_EXISTS unless `overwrite`.
  */
 async function writeSession(path, sessionId, { creds, data }, { overwrite = false } = {}) {
   if (creds === null || typeof creds !== 'object') throw fail(ErrorCode.ERR_INVALID_SOURCE, 'the session to import has no creds')
   return withStore(path, sessionId, { lease: true, create: true }, async (store) => {
     const saved = await store.loadCreds()
-    if (saved !== null && !overwrite && !sameDevice(codec.decodeValue(saved), creds)) {
+    const current = saved === null ? null : codec.decodeValue(saved)
+    if (current?.registered === true && !overwrite && !sameDevice(current, creds)) {
       throw fail(
         ErrorCode.ERR_SESSION_EXISTS,
         `session '${sessionId}' of ${path} holds another device's creds; pass { overwrite: true } to replace it`,
@@ -125,8 +128,10 @@ async function writeSession(path, sessionId, { creds, data }, { overwrite = fals
   })
 }
 
-/** The whole session at `path`; ERR_SESSION_NOT_FOUND if it holds nothing. */
+/** The whole session at `path`; ERR_SESSION_NOT_FOUND if it (or the file) holds nothing. */
 async function loadSession(path, sessionId) {
+  checkPath(path)
+  if (!fs.existsSync(path)) throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} does not exist`)
   return withStore(path, sessionId, {}, async (store) => {
     const session = await readSession(store)
     if (session.creds === null && Object.keys(session.data).length === 0) {
@@ -261,6 +266,43 @@ async function copySession(from, to, options) {
     throw fail(ErrorCode.ERR_CORRUPT, `the copy of session '${sessionId}' read back differs from the source`)
   }
   return { ...result, verified: true }
+}
+
+function migrationOptions(path, folder, options) {
+  if (typeof folder !== 'string' || folder === '') throw invalid('folder must be a non-empty string')
+  const { sessionId = 'default', overwrite = false, onProgress } = checkOptionsObject(options)
+  checkPath(path)
+  checkSessionId(sessionId)
+  if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+  return { sessionId, overwrite, onProgress }
+}
+
+const migrated = (sessionId, counts) => ({
+  sessionId,
+  counts,
+  keys: Object.values(counts).reduce((a, b) => a + b, 0),
+  creds: true,
+})
+
+/**
+ * Moves a `useMultiFileAuthState` folder into a session of the store at `path`: the folder is
+ * read whole first (nothing is written if any of it is unreadable: ERR_INVALID_SOURCE), then
+ * the session is replaced by it in one transaction (see `writeSession`).
+ */
+async function importMultiFile(folder, path, options) {
+  const { sessionId, overwrite, onProgress } = migrationOptions(path, folder, options)
+  const { creds, data, counts } = await multifile.readFolder(folder, { onProgress })
+  await writeSession(path, sessionId, { creds, data }, { overwrite })
+  return migrated(sessionId, counts)
+}
+
+/** Writes a session of the store at `path` as a folder `useMultiFileAuthState` reads. */
+async function exportMultiFile(path, folder, options) {
+  const { sessionId, overwrite } = migrationOptions(path, folder, options)
+  const session = await loadSession(path, sessionId)
+  const { counts } = await multifile.writeFolder(folder, session, { overwrite })
+  return migrated(sessionId, counts)
 }
 
 const FORMAT = 'baileys-rust-auth/session'
@@ -425,6 +467,8 @@ const withSession = (options) => {
 }
 
 const api = {
+  importMultiFile,
+  exportMultiFile,
   copySession,
   listSessions,
   deleteSession,
