@@ -232,15 +232,15 @@ describe('SIGKILL while a new file is being created', { skip: Database ? false :
         clearTimeout(timer)
         assert.deepEqual(lines.filter((l) => l.startsWith('E ')), [], stderr)
         assert.equal(signal, 'SIGKILL', stderr)
-        if (existsSync(paths[i])) {
-          created++
-          assert.equal(integrity(paths[i]), 'ok')
-        }
+        if (existsSync(paths[i])) created++
+        // A kill before the file switched to WAL can leave a hot rollback journal, which only a
+        // read-write open (the store's) rolls back: the file is checked once the store opened it.
         const store = await useRustAuthState(paths[i])
         for (const f of CREDS_FIELDS) assert.ok(f in store.state.creds, `creds lost the field ${f}`)
         await store.state.keys.set({ 'pre-key': { 1: preKey(1) } })
         assert.deepEqual(await store.state.keys.get('pre-key', ['1']), { 1: preKey(1) })
         await store.close()
+        assert.equal(integrity(paths[i]), 'ok')
       }
       t.diagnostic(`${FRESH_ROUNDS} kills during creation (${created} left a file behind); every file opened and worked`)
     } finally {
