@@ -330,25 +330,31 @@ describe('export and import', () => {
     assert.match(r.stderr, /^error \[ERR_USAGE\]: --format/m)
   })
 
-  it('exports and imports a multi-file folder, or says plainly that it cannot', async () => {
+  it('exports and imports a multi-file folder, refusing a folder in use unless --overwrite', async () => {
     const folder = join(dir, 'multifile')
-    const e = await cli('export', store, folder, '--format', 'multifile')
-    if (typeof bra.exportMultiFile !== 'function') {
-      assert.equal(e.code, 1)
-      assert.match(e.stderr, /^error \[ERR_NOT_AVAILABLE\]: --format multifile needs exportMultiFile\(\)/m)
-    } else {
-      ok(e)
-    }
+    ok(await cli('export', store, folder, '--format', 'multifile'))
+    const busy = await cli('export', store, folder, '--format', 'multifile')
+    assert.equal(busy.code, 1)
+    assert.match(busy.stderr, /^error \[ERR_INVALID_SOURCE\]/m)
+    ok(await cli('export', store, folder, '--format', 'multifile', '--overwrite'))
     const target = join(dir, 'from-folder.db')
-    const src = typeof bra.exportMultiFile === 'function' ? folder : dir
-    const i = await cli('import', src, target, '--json')
-    if (typeof bra.importMultiFile !== 'function') {
-      assert.equal(i.code, 1)
-      assert.match(i.stderr, /^error \[ERR_NOT_AVAILABLE\]: importing a folder needs importMultiFile\(\)/m)
-    } else {
-      ok(i)
-      assert.equal(JSON.parse(i.stdout).counts['pre-key'], 30)
-    }
+    const i = await cli('import', folder, target, '--json')
+    ok(i)
+    assert.equal(JSON.parse(i.stdout).counts['pre-key'], 30)
+  })
+
+  it('copies a session to another store, verified', async () => {
+    const target = join(dir, 'copied.db')
+    const c = await cli('copy', store, target, '--to-session', 'moved', '--json')
+    ok(c)
+    const result = JSON.parse(c.stdout)
+    assert.deepEqual([result.sessionId, result.verified, result.counts['pre-key']], ['moved', true, 30])
+    const text = await cli('copy', store, target, '--to-session', 'moved')
+    ok(text)
+    assert.match(text.stdout, /^copied session 'default' of .* to session 'moved' of .*: 36 keys, verified$/m)
+    const moved = await useRustAuthState(target, { sessionId: 'moved' })
+    assert.deepEqual(moved.state.creds.signedIdentityKey, creds.signedIdentityKey)
+    await moved.close()
   })
 })
 

@@ -60,14 +60,22 @@ async function* entries(store, type, withValues = true) {
   }
 }
 
-/** The whole session as `{ creds, data: { [type]: { [id]: value } } }`; creds `null` if none. */
-async function readSession(store) {
+/**
+ * The whole session as `{ creds, data: { [type]: { [id]: value } } }`; creds `null` if none.
+ * `onPage(keys, total)` follows the reading, page by page.
+ */
+async function readSession(store, onPage = noop) {
   const saved = await store.loadCreds()
   const creds = saved === null ? null : codec.decodeValue(saved)
   const data = {}
-  for (const { type } of JSON.parse(await store.counts())) {
+  const counts = JSON.parse(await store.counts())
+  const total = counts.reduce((n, c) => n + c.count, 0)
+  for (const { type } of counts) {
     const values = (data[type] = {})
-    for await (const page of entries(store, type)) for (const [id, v] of page) values[id] = v
+    for await (const page of entries(store, type)) {
+      for (const [id, v] of page) values[id] = v
+      onPage(page.length, total)
+    }
   }
   return { creds, data }
 }
@@ -129,11 +137,11 @@ async function writeSession(path, sessionId, { creds, data }, { overwrite = fals
 }
 
 /** The whole session at `path`; ERR_SESSION_NOT_FOUND if it (or the file) holds nothing. */
-async function loadSession(path, sessionId) {
+async function loadSession(path, sessionId, onPage) {
   checkPath(path)
   if (!fs.existsSync(path)) throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} does not exist`)
   return withStore(path, sessionId, {}, async (store) => {
-    const session = await readSession(store)
+    const session = await readSession(store, onPage)
     if (session.creds === null && Object.keys(session.data).length === 0) {
       throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} has no session '${sessionId}'`)
     }
@@ -258,10 +266,14 @@ function sameCopy(a, b) {
  * file under `toSessionId`), in one transaction, then reads it back and compares every value.
  */
 async function copySession(from, to, options) {
-  const { sessionId = 'default', toSessionId = sessionId, overwrite = false } = checkOptionsObject(options)
-  const source = await loadSession(from, sessionId)
+  const { sessionId = 'default', toSessionId = sessionId, overwrite = false, onProgress } = checkOptionsObject(options)
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+  // Keys read from the source, then read back from the copy: twice the keys in all.
+  let done = 0
+  const onPage = (n, total) => onProgress?.({ done: (done += n), total: 2 * total })
+  const source = await loadSession(from, sessionId, onPage)
   const result = await writeSession(to, toSessionId, source, { overwrite })
-  const copied = await loadSession(to, toSessionId)
+  const copied = await loadSession(to, toSessionId, onPage)
   if (!sameCopy(fingerprint(source), fingerprint(copied))) {
     throw fail(ErrorCode.ERR_CORRUPT, `the copy of session '${sessionId}' read back differs from the source`)
   }

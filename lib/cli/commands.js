@@ -13,6 +13,7 @@ const api = () => require('../../index.js')
 const SESSION = { type: 'string', value: 'ID', description: "the session (default: 'default')" }
 const NO_BACKUP = { type: 'boolean', description: 'do not snapshot the store beside it first' }
 const YES = { type: 'boolean', description: 'do not ask for confirmation (needed when not on a terminal)' }
+const TAKEOVER = { type: 'boolean', description: 'go ahead even while a live process holds the session (its writes then fail)' }
 
 const DESTRUCTIVE =
   'Refused while a process has the session open. Asks for confirmation unless --yes; the ' +
@@ -29,15 +30,6 @@ const countsTable = (counts) =>
     ],
     Object.entries(counts),
   )
-
-/** A library function that may not exist in this version of the package. */
-function optional(name, purpose) {
-  const f = api()[name]
-  if (typeof f !== 'function') {
-    throw failure('ERR_NOT_AVAILABLE', `${purpose} needs ${name}(), which this version of baileys-rust-auth does not have`)
-  }
-  return f
-}
 
 /** Runs `f(onProgress)` with a progress bar on stderr while it works. */
 async function withProgress(io, unit, f) {
@@ -159,6 +151,7 @@ const commands = [
         value: 'json|multifile',
         description: "'json' (default): one file; 'multifile': a folder useMultiFileAuthState reads",
       },
+      overwrite: { type: 'boolean', description: 'multifile: write into a folder that is not empty (its .json files are replaced)' },
     },
     async run({ args, opts, print }) {
       const format = opts.format ?? 'json'
@@ -170,7 +163,7 @@ const commands = [
         fs.writeFileSync(args.dest, text, { mode: 0o600, flag: 'wx' })
         result = { dest: args.dest, format, sessionId, bytes: Buffer.byteLength(text) }
       } else if (format === 'multifile') {
-        const report = await optional('exportMultiFile', '--format multifile')(args.store, args.dest, { sessionId })
+        const report = await api().exportMultiFile(args.store, args.dest, { sessionId, overwrite: Boolean(opts.overwrite) })
         result = { dest: args.dest, format, ...report }
       } else {
         throw new UsageError(`--format must be 'json' or 'multifile', not '${format}'`)
@@ -203,7 +196,7 @@ const commands = [
       const folder = fs.statSync(args.source).isDirectory()
       const result = folder
         ? await withProgress(io, 'files', (onProgress) =>
-            optional('importMultiFile', 'importing a folder')(args.source, args.store, { sessionId, overwrite, onProgress }),
+            api().importMultiFile(args.source, args.store, { sessionId, overwrite, onProgress }),
           )
         : await api().importJson(fs.readFileSync(args.source), args.store, { sessionId, overwrite })
       print(result, () =>
@@ -215,11 +208,37 @@ const commands = [
     },
   },
   {
+    name: 'copy',
+    summary: 'copy one session to another store, verified',
+    description:
+      'Written in one transaction under the target session\'s lease, then read back and compared ' +
+      "value by value. A target session holding another device's creds is refused unless --overwrite.",
+    args: ['from', 'to'],
+    options: {
+      session: SESSION,
+      'to-session': { type: 'string', value: 'ID', description: 'the session to write (default: the same id)' },
+      overwrite: { type: 'boolean', description: "replace a target session that holds another device's creds" },
+    },
+    async run({ args, opts, io, print }) {
+      const sessionId = sessionOf(opts)
+      const toSessionId = opts['to-session'] ?? sessionId
+      const result = await withProgress(io, 'keys', (onProgress) =>
+        api().copySession(args.from, args.to, { sessionId, toSessionId, overwrite: Boolean(opts.overwrite), onProgress }),
+      )
+      print(result, () =>
+        [
+          `copied session '${sessionId}' of ${args.from} to session '${result.sessionId}' of ${args.to}: ${result.keys} keys, verified`,
+          Object.keys(result.counts).length > 0 ? `\n${countsTable(result.counts)}` : '',
+        ].join(''),
+      )
+    },
+  },
+  {
     name: 'delete',
     summary: 'delete a session: its creds, keys and lease',
     description: DESTRUCTIVE,
     args: ['store', 'session'],
-    options: { 'no-backup': NO_BACKUP, yes: YES },
+    options: { 'no-backup': NO_BACKUP, yes: YES, takeover: TAKEOVER },
     async run(ctx) {
       const { args, opts, print } = ctx
       // No terminal to ask and no --yes: refuse before touching the store.
@@ -227,7 +246,7 @@ const commands = [
       const known = (await api().listSessions(args.store)).some((s) => s.sessionId === args.session)
       if (!known) throw failure('ERR_SESSION_NOT_FOUND', `${args.store} has no session '${args.session}'`)
       await confirmUnlessYes(ctx, `Delete session '${args.session}' of ${args.store}?`)
-      const result = await api().deleteSession(args.store, args.session, { backup: !opts['no-backup'] })
+      const result = await api().deleteSession(args.store, args.session, { backup: !opts['no-backup'], takeover: Boolean(opts.takeover) })
       print({ sessionId: args.session, ...result }, () =>
         fields([
           ['deleted', `session '${args.session}' of ${args.store}`],
