@@ -3,6 +3,7 @@
 // and deletion, validation, health, metrics, creds debouncing and disposal.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -194,6 +195,24 @@ describe('the session lease', { timeout: 120_000 }, () => {
     assert.equal(listed.holder.live, true)
     await new Promise((r) => setTimeout(r, 1600))
     await (await useRustAuthState(path)).close()
+  })
+
+  it('gives the lease back when a store is dropped without close() and collected', async () => {
+    const path = join(dir, 'dropped.db')
+    const src = `const { useRustAuthState } = require(${JSON.stringify(new URL('../index.js', import.meta.url).pathname)});
+      (async () => {
+        await useRustAuthState(${JSON.stringify(path)}, { leaseTtlMs: 200 }) // dropped at once
+        for (let i = 0; i < 100; i++) {
+          globalThis.gc()
+          await new Promise((r) => setTimeout(r, 50))
+          const again = await useRustAuthState(${JSON.stringify(path)}).catch((e) => e)
+          if (again.code === undefined) return console.log('REOPENED ' + i), await again.close()
+          if (again.code !== 'ERR_SESSION_LOCKED') throw again
+        }
+        console.log('STILL LOCKED')
+      })()`
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', src], { encoding: 'utf8', timeout: 60_000 })
+    assert.match(r.stdout, /^REOPENED \d+$/m, r.stdout + r.stderr)
   })
 
   it('keeps a short lease alive by renewing it', async () => {

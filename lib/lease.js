@@ -53,12 +53,15 @@ async function takeLease(store, { sessionId, takeover, ttlMs, logger }) {
   if (holder !== null) throw lockedError(sessionId, holder)
   if (takeover) logger.debug({ sessionId }, 'lease taken over')
   held.add(token)
+  // Held weakly: a store dropped without close() is still collected (and closed, which gives
+  // the lease back) instead of being kept alive, and its session locked, by this timer.
+  const ref = new WeakRef(store)
   const renew = () =>
-    store.renew().catch((err) => {
+    ref.deref().renew().catch((err) => {
       if (err.code === ErrorCode.ERR_LEASE_LOST || err.code === ErrorCode.ERR_CLOSED) stop()
       if (err.code !== ErrorCode.ERR_CLOSED) logger.warn({ sessionId, err }, 'auth store lease: renewal failed')
     })
-  const timer = setInterval(renew, Math.max(50, Math.floor(ttlMs / 3)))
+  const timer = setInterval(() => (ref.deref() ? renew() : stop()), Math.max(50, Math.floor(ttlMs / 3)))
   timer.unref() // the lease never keeps a process alive
   const stop = () => {
     clearInterval(timer)
