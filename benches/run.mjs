@@ -88,7 +88,7 @@ try {
   }
   const rss = {}
   step('RSS, one process per store', () => {
-    for (const store of STORES) {
+    for (const store of STORES.filter((s) => !s.server)) {
       worker('rss', root, store.name)
       rss[store.name] = readJson(`rss-${store.name}`)
     }
@@ -102,6 +102,7 @@ try {
     rss,
     seconds: (performance.now() - started) / 1000,
     labels: Object.fromEntries(STORES.map((s) => [s.name, s.label])),
+    baselines: Object.fromEntries(STORES.filter((s) => s.baseline).map((s) => [s.name, s.baseline])),
   })
   printReport(results)
   writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`)

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { useMultiFileAuthState } from 'baileys'
 import { useReferenceAuthState } from './reference-store.mjs'
+import { serverStores } from './server-stores.mjs'
 
 const require = createRequire(import.meta.url)
 const { useRustAuthState } = require('../index.js')
@@ -37,6 +38,8 @@ export const STORES = [
     label: 'reference',
     open: async (dir) => shape(await useReferenceAuthState(join(dir, 'auth.db'))),
   },
+  // PostgreSQL and Redis rows, when those servers answer: no bulk fill (W6) nor RSS run.
+  ...(await serverStores(shape)),
 ]
 
 export const storeByName = (name) => {

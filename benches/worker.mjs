@@ -91,7 +91,7 @@ async function populate() {
   const { bulkChunks, structuredCloneWithBuffers } = await import('./data.mjs')
   const data = loadData()
   const out = {}
-  for (const store of STORES) {
+  for (const store of STORES.filter((s) => !s.server)) {
     const start = performance.now()
     const dir = join(root, 'bulk', store.name)
     mkdirSync(dir, { recursive: true })

@@ -179,6 +179,7 @@ export const WORKLOADS = [
     name: 'W6 open a big store',
     rounds: 5,
     async run(store, ctx) {
+      if (!ctx.bulk[store.name]) return {} // a server store: no bulk fill
       const { dir } = ctx.bulk[store.name]
       const id = bulkFirstId(ctx.data)
       let auth, found
