@@ -85,6 +85,17 @@ describe('bad input', () => {
     await rejectsWith(useRustAuthState(join(dir, 'o.db'), { sessionId: '' }), ErrorCode.ERR_INVALID_ARGUMENT)
     await rejectsWith(useRustAuthState(join(dir, 'o.db'), { durability: 'fast' }), ErrorCode.ERR_INVALID_ARGUMENT)
     await rejectsWith(useRustAuthState(join(dir, 'o.db'), { busyTimeoutMs: -1 }), ErrorCode.ERR_INVALID_ARGUMENT)
+    for (const bad of [
+      { lease: 'yes' },
+      { takeover: 1 },
+      { leaseTtlMs: 10 },
+      { leaseTtlMs: 1.5 },
+      { credsDebounceMs: -5 },
+      { logger: { info() {} } },
+      { logger: null },
+    ]) {
+      await rejectsWith(useRustAuthState(join(dir, 'o.db'), bad), ErrorCode.ERR_INVALID_ARGUMENT)
+    }
     assert.ok(!readdirSync(dir).includes('o.db'))
   })
 
