@@ -140,6 +140,36 @@ const imported: MultiFileReport = await auth.importMultiFile('./auth_info', './a
 const importedKeys: number | undefined = imported.counts['pre-key']
 await auth.exportMultiFile('./auth.db', './auth_info_copy', { sessionId: 'main', overwrite: true })
 if (new AuthStateError('m', 'ERR_INVALID_SOURCE').code === ErrorCode.ERR_SESSION_EXISTS) throw new Error()
+const tooled: RustAuthState = await useRustAuthState('./auth.db', {
+  sessionId: 'tools',
+  lease: true,
+  takeover: false,
+  leaseTtlMs: 30_000,
+  credsDebounceMs: 50,
+  logger: sock.logger,
+})
+const health: SessionHealth = await tooled.health()
+const spkAge: number | null = (await tooled.validate()).signedPreKey.ageDays
+const calls: number = tooled.metrics().operations.reduce((n, o) => n + o.calls, 0)
+const promText: string = tooled.metricsText()
+const reset: string | null = (await tooled.resetSession({ backup: true })).backup
+await tooled[Symbol.asyncDispose]()
+const listed: SessionInfo[] = await auth.listSessions('./auth.db')
+const holderPid: number | undefined = listed[0]?.holder?.pid
+await auth.backup('./auth.db', './backup.db', { onProgress: ({ done, total }: Progress) => console.log(done / total) })
+await auth.restore('./backup.db', './auth.db', { backup: false })
+const json: string = await auth.exportJson('./auth.db', { sessionId: 'main' })
+await auth.importJson(json, './other.db', { sessionId: 'copy', overwrite: true })
+const copied: true = (await auth.copySession('./auth.db', './other.db', { sessionId: 'main', toSessionId: 'm2' })).verified
+const deleted: boolean = (await auth.deleteSession('./auth.db', 'old', { backup: true })).deleted
+const atRest: SessionValidation = await auth.validate('./auth.db', { sessionId: 'main' })
+await auth.health('./auth.db')
+await auth.resetSession('./auth.db', { sessionId: 'main', backup: true })
+try {
+  await useRustAuthState('./auth.db', { sessionId: 'main' })
+} catch (err) {
+  if (err instanceof AuthStateError && err.code === ErrorCode.ERR_SESSION_LOCKED) console.log(err.holder?.host, err.holder?.since.getTime())
+}
 
 // @ts-expect-error: an unknown key type
 await state.keys.get('no-such-type', ['1'])
@@ -155,6 +185,10 @@ ErrorCode.ERR_BUSY = 'ERR_IO'
 if (new AuthStateError('m', 'ERR_BUSY').code === 'ERR_NOPE') throw new Error()
 // @ts-expect-error: the folder comes first, then the SQLite file
 await auth.importMultiFile('./auth_info', { sessionId: 'main' })
+// @ts-expect-error: leaseTtlMs is a number
+await useRustAuthState('./x.db', { leaseTtlMs: '30s' })
+// @ts-expect-error: a backup needs a destination
+await auth.backup('./auth.db')
 // @ts-expect-error: list yields [id, value] pairs
 for await (const id of state.keys.list('session')) id.toUpperCase()
 `
@@ -165,7 +199,7 @@ for await (const id of state.keys.list('session')) id.toUpperCase()
 
 const baileysImport = `import makeWASocket, { Browsers } from 'baileys'
 import type { AuthenticationState, KeyPair, SignalKeyStore } from 'baileys'`
-const typeImport = `import type { ErrorCodeName, MultiFileReport, RustAuthState, RustAuthStateOptions } from 'baileys-rust-auth'`
+const typeImport = `import type { ErrorCodeName, MultiFileReport, Progress, RustAuthState, RustAuthStateOptions, SessionHealth, SessionInfo, SessionValidation } from 'baileys-rust-auth'`
 
 const esmBot = `${baileysImport}
 import { useRustAuthState, AuthStateError, ErrorCode } from 'baileys-rust-auth'
