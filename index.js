@@ -143,6 +143,12 @@ function makeKeys(store, submit, proto, metrics) {
   }
 }
 
+/**
+ * Forgets the last creds written, from a scope of its own: the lease's timer keeps this
+ * function, and a closure made inside useRustAuthState would keep the whole store alive.
+ */
+const forgetter = (saved) => () => (saved.last = null)
+
 /** Records when the signed pre-key was first saved: Baileys keeps no creation time for it. */
 function stampSignedPreKey(creds) {
   const spk = creds.signedPreKey
@@ -160,21 +166,23 @@ async function useRustAuthState(path, options) {
   const { sessionId, logger, credsDebounceMs } = opts
   const { initAuthCreds, proto } = await loadBaileys()
   const { store, abandon } = await openStore(path, opts)
+  // Baileys saves on every creds.update, often with nothing changed: identical creds are not
+  // written again, and the caller waits for the write that already holds them. Once the
+  // session was taken over they are written anyway (and fail with ERR_LEASE_LOST): the caller
+  // has to learn it lost the session.
+  const saved = { last: null }
   const lease = opts.lease
-    ? await takeLease(store, { sessionId, takeover: opts.takeover, ttlMs: opts.leaseTtlMs, logger }).catch(abandon)
+    ? await takeLease(store, { sessionId, takeover: opts.takeover, ttlMs: opts.leaseTtlMs, logger, onLost: forgetter(saved) }).catch(abandon)
     : null
-  const saved = await store.loadCreds().catch(abandon)
+  const stored = await store.loadCreds().catch(abandon)
   let creds
   try {
-    creds = saved === null ? initAuthCreds() : codec.decodeValue(saved)
+    creds = stored === null ? initAuthCreds() : codec.decodeValue(stored)
   } catch (err) {
     await abandon(err)
   }
   const metrics = new Metrics(sessionId)
   const submit = makeSubmitter()
-  // Baileys saves on every creds.update, often with nothing changed: identical creds are not
-  // written again, and the caller waits for the write that already holds them.
-  let last = null
   const saveNow = () => {
     // Encoded now, even if the write waits behind a large call: what is saved is the
     // object as it is at the moment of the call.
@@ -188,11 +196,12 @@ async function useRustAuthState(path, options) {
     const written = submit(
       () => now,
       (bytes) => {
+        const { last } = saved
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
         const entry = { bytes, done: store.saveCreds(bytes, alone()) }
-        last = entry
+        saved.last = entry
         entry.done.catch(() => {
-          if (last === entry) last = null
+          if (saved.last === entry) saved.last = null
         })
         return entry.done
       },
@@ -221,8 +230,8 @@ async function useRustAuthState(path, options) {
           }
           return pending.promise
         }
-  if (saved === null) await saveNow().catch(abandon)
-  logger.debug({ sessionId, created: saved === null }, 'auth store open')
+  if (stored === null) await saveNow().catch(abandon)
+  logger.debug({ sessionId, created: stored === null }, 'auth store open')
   // Idempotent: shutdown paths often close twice, and the second call waits for the first.
   // Everything is queued at the call, so calls made after close() are refused.
   let closing

@@ -215,6 +215,17 @@ describe('the session lease', { timeout: 120_000 }, () => {
     assert.match(r.stdout, /^REOPENED \d+$/m, r.stdout + r.stderr)
   })
 
+  it('tells a holder that was taken over, even through saveCreds() of unchanged creds', async () => {
+    const path = join(dir, 'taken.db')
+    const a = await useRustAuthState(path, { leaseTtlMs: 300 })
+    const b = await useRustAuthState(path, { takeover: true })
+    await new Promise((r) => setTimeout(r, 250)) // a's renewal runs and finds the lease gone
+    await rejectsWith(a.saveCreds(), ErrorCode.ERR_LEASE_LOST)
+    await rejectsWith(a.state.keys.set({ session: { x: { from: 'a' } } }), ErrorCode.ERR_LEASE_LOST)
+    await b.state.keys.set({ session: { x: { from: 'b' } } })
+    await Promise.all([a.close(), b.close()])
+  })
+
   it('keeps a short lease alive by renewing it', async () => {
     const path = join(dir, 'renew.db')
     const a = await useRustAuthState(path, { leaseTtlMs: 300 })

@@ -40,9 +40,10 @@ function lockedError(sessionId, holder) {
 /**
  * Takes the lease of the session `store` is open on and keeps it renewed. A holder that
  * crashed on this host is taken over at once; one on another host once its lease lapses.
+ * `onLost` runs when a renewal finds that another process took the session over.
  * Resolves to `{ release() }`; rejects with ERR_SESSION_LOCKED naming a live holder.
  */
-async function takeLease(store, { sessionId, takeover, ttlMs, logger }) {
+async function takeLease(store, { sessionId, takeover, ttlMs, logger, onLost = () => {} }) {
   const token = randomUUID()
   const host = hostname()
   let holder = JSON.parse(await store.acquire(token, host, ttlMs, takeover, null))
@@ -58,6 +59,7 @@ async function takeLease(store, { sessionId, takeover, ttlMs, logger }) {
   const ref = new WeakRef(store)
   const renew = () =>
     ref.deref().renew().catch((err) => {
+      if (err.code === ErrorCode.ERR_LEASE_LOST) onLost()
       if (err.code === ErrorCode.ERR_LEASE_LOST || err.code === ErrorCode.ERR_CLOSED) stop()
       if (err.code !== ErrorCode.ERR_CLOSED) logger.warn({ sessionId, err }, 'auth store lease: renewal failed')
     })
