@@ -4,8 +4,12 @@
 //! by `cargo test` without Node; `binding` is the only module that speaks N-API.
 
 pub mod backend;
+#[cfg(test)]
+mod backend_contract;
 pub mod codec;
 pub mod error;
+pub mod postgres;
+pub mod server;
 pub mod sqlite;
 pub mod wire;
 pub mod worker;
