@@ -9,6 +9,7 @@ mod backend_contract;
 pub mod codec;
 pub mod error;
 pub mod postgres;
+pub mod redis;
 pub mod server;
 pub mod sqlite;
 pub mod wire;
