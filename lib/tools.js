@@ -6,7 +6,7 @@
 const fs = require('node:fs')
 const codec = require('./codec.js')
 const { AuthStateError, ErrorCode } = require('./errors.js')
-const { checkPath, checkSessionId, openStore, invalid, noop, silent } = require('./open.js')
+const { checkPath, checkServerOptions, checkSessionId, isUrl, openStore, invalid, noop, silent } = require('./open.js')
 const { takeLease, isLive } = require('./lease.js')
 const { loadBaileys } = require('./baileys.js')
 
@@ -23,17 +23,37 @@ function checkOptionsObject(options) {
   return options
 }
 
+/** The server options (`schema`, `prefix`, `clientName`) a tool passes on to the store. */
+const serverOf = (path, options) => (checkPath(path), checkServerOptions(path, checkOptionsObject(options)))
+
+/** Refuses a file-only tool on a server store. */
+function fileOnly(what, ...locations) {
+  if (locations.some(isUrl)) {
+    throw invalid(`${what} copies SQLite files; a server store is copied one session at a time with exportJson and importJson, or whole with the server's own tools`)
+  }
+}
+
+/**
+ * Whether to back the store up before a destructive tool: by default for files; a server
+ * store has no file to copy, so there it is refused rather than silently skipped.
+ */
+function backupFirst(path, keep) {
+  if (keep === undefined) return !isUrl(path)
+  if (keep && isUrl(path)) fileOnly('options.backup', path)
+  return keep
+}
+
 /**
  * Runs `f(store)` on a connection of its own, closed afterwards whatever happens. A tool
  * never creates a store by accident: the file must exist unless `create`. With `lease`,
  * the session's lease is held meanwhile, so a bot running it makes the tool fail with
  * ERR_SESSION_LOCKED instead of both writing.
  */
-async function withStore(path, sessionId, { lease = false, create = false, takeover = false } = {}, f) {
+async function withStore(path, sessionId, { lease = false, create = false, takeover = false, server = {} } = {}, f) {
   checkPath(path)
   checkSessionId(sessionId)
-  if (!create && !fs.existsSync(path)) throw fail(ErrorCode.ERR_CANNOT_OPEN, `${path}: no such file`)
-  const { store, abandon } = await openStore(path, { sessionId })
+  if (!create && !isUrl(path) && !fs.existsSync(path)) throw fail(ErrorCode.ERR_CANNOT_OPEN, `${path}: no such file`)
+  const { store, abandon } = await openStore(path, { sessionId, ...server })
   let held = null
   try {
     if (lease) held = await takeLease(store, { sessionId, takeover, ttlMs: 30_000, logger: silent })
@@ -110,9 +130,9 @@ function sameDevice(a, b) {
  * under the session's lease. Importing the same device again replaces it (idempotent); a
  * different device already there is refused with ERR_SESSION_EXISTS unless `overwrite`.
  */
-async function writeSession(path, sessionId, { creds, data }, { overwrite = false } = {}) {
+async function writeSession(path, sessionId, { creds, data }, { overwrite = false, server = {} } = {}) {
   if (creds === null || typeof creds !== 'object') throw fail(ErrorCode.ERR_INVALID_SOURCE, 'the session to import has no creds')
-  return withStore(path, sessionId, { lease: true, create: true }, async (store) => {
+  return withStore(path, sessionId, { lease: true, create: true, server }, async (store) => {
     const saved = await store.loadCreds()
     if (saved !== null && !overwrite && !sameDevice(codec.decodeValue(saved), creds)) {
       throw fail(
@@ -126,8 +146,8 @@ async function writeSession(path, sessionId, { creds, data }, { overwrite = fals
 }
 
 /** The whole session at `path`; ERR_SESSION_NOT_FOUND if it holds nothing. */
-async function loadSession(path, sessionId) {
-  return withStore(path, sessionId, {}, async (store) => {
+async function loadSession(path, sessionId, server = {}) {
+  return withStore(path, sessionId, { server }, async (store) => {
     const session = await readSession(store)
     if (session.creds === null && Object.keys(session.data).length === 0) {
       throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} has no session '${sessionId}'`)
@@ -143,8 +163,9 @@ function describeHolder(h) {
 }
 
 /** Every session of the store at `path`. */
-async function listSessions(path) {
-  const sessions = await withStore(path, 'default', {}, async (store) => JSON.parse(await store.sessions()))
+async function listSessions(path, options) {
+  const server = serverOf(path, options)
+  const sessions = await withStore(path, 'default', { server }, async (store) => JSON.parse(await store.sessions()))
   return sessions.map((s) => ({
     sessionId: s.sessionId,
     hasCreds: s.hasCreds,
@@ -185,6 +206,7 @@ async function snapshot(store, dest, intoExisting, onProgress) {
 async function backup(path, dest, options) {
   const { onProgress } = checkOptionsObject(options)
   checkPath(dest, 'dest')
+  fileOnly('backup', path, dest)
   if (fs.existsSync(dest)) throw invalid(`${dest} already exists; a backup never overwrites a file`)
   const started = Date.now()
   await withStore(path, 'default', {}, (store) => snapshot(store, dest, false, onProgress))
@@ -199,6 +221,7 @@ async function backup(path, dest, options) {
 async function restore(src, path, options) {
   const { onProgress, backup: keep = true } = checkOptionsObject(options)
   checkPath(path)
+  fileOnly('restore', src, path)
   let before = null
   if (fs.existsSync(path) && fs.statSync(path).size > 0) {
     await withStore(path, 'default', {}, async (target) => {
@@ -222,8 +245,10 @@ async function restore(src, path, options) {
 
 /** Deletes a session (creds, keys, lease). Unless `backup: false`, the file is backed up first. */
 async function deleteSession(path, sessionId, options) {
-  const { backup: keep = true, takeover = false } = checkOptionsObject(options)
-  return withStore(path, sessionId, { lease: true, takeover }, async (store) => {
+  const { backup, takeover = false } = checkOptionsObject(options)
+  const server = serverOf(path, options)
+  const keep = backupFirst(path, backup)
+  return withStore(path, sessionId, { lease: true, takeover, server }, async (store) => {
     const found = JSON.parse(await store.sessions()).some((s) => s.sessionId === sessionId)
     if (!found) return { deleted: false, backup: null }
     const dest = keep ? backupName(path, sessionId) : null
@@ -237,14 +262,16 @@ const FORMAT = 'baileys-rust-auth/session'
 /** One session as JSON text in Baileys' BufferJSON form: portable to any store. */
 async function exportJson(path, options) {
   const { sessionId = 'default' } = checkOptionsObject(options)
+  const server = serverOf(path, options)
   const { BufferJSON } = await loadBaileys()
-  const { creds, data } = await loadSession(path, sessionId)
+  const { creds, data } = await loadSession(path, sessionId, server)
   return JSON.stringify({ format: FORMAT, version: 1, sessionId, creds, keys: data }, BufferJSON.replacer)
 }
 
 /** Imports a session written by `exportJson`, in one transaction (see `writeSession`). */
 async function importJson(json, path, options) {
   const { sessionId, overwrite = false } = checkOptionsObject(options)
+  const server = serverOf(path, options)
   const { BufferJSON } = await loadBaileys()
   let parsed
   try {
@@ -255,7 +282,7 @@ async function importJson(json, path, options) {
   if (parsed?.format !== FORMAT || parsed.version !== 1 || typeof parsed.keys !== 'object' || parsed.keys === null) {
     throw fail(ErrorCode.ERR_INVALID_SOURCE, `not a session exported by baileys-rust-auth (format ${FORMAT}, version 1)`)
   }
-  return writeSession(path, sessionId ?? parsed.sessionId ?? 'default', { creds: parsed.creds, data: parsed.keys }, { overwrite })
+  return writeSession(path, sessionId ?? parsed.sessionId ?? 'default', { creds: parsed.creds, data: parsed.keys }, { overwrite, server })
 }
 
 const isBytes = (v, n) => v instanceof Uint8Array && (n === undefined || v.length === n)
@@ -345,8 +372,9 @@ async function validateOpen(store, creds) {
   }
 }
 
-/** Bytes the store occupies on disk, its -wal and -shm files included. */
+/** Bytes the store occupies on disk, its -wal and -shm files included; null for a server. */
 function fileBytes(path) {
+  if (isUrl(path)) return null
   let bytes = 0
   for (const suffix of ['', '-wal', '-shm']) {
     try {
@@ -381,7 +409,7 @@ async function healthOf(store, path, sessionId, metrics) {
 
 /** Snapshots the file (unless `backup: false`), then empties the session: creds and keys. */
 async function resetOpen(store, path, sessionId, options, submit = (_, send) => send()) {
-  const { backup: keep = true } = checkOptionsObject(options)
+  const keep = backupFirst(path, checkOptionsObject(options).backup)
   const dest = keep ? backupName(path, sessionId) : null
   if (dest) await submit(noop, () => store.snapshot(dest, false))
   await submit(noop, () => store.replace(null, null))
@@ -402,19 +430,21 @@ const api = {
   importJson,
   /** Validates a session at rest (see `validateOpen`). */
   validate: async (path, options) =>
-    withStore(path, withSession(options), {}, async (store) => {
+    withStore(path, withSession(options), { server: serverOf(path, options) }, async (store) => {
       const saved = await store.loadCreds()
       return validateOpen(store, saved === null ? null : codec.decodeValue(saved))
     }),
   /** Health of a session at rest (see `healthOf`). */
   health: async (path, options) => {
     const sessionId = withSession(options)
-    return withStore(path, sessionId, {}, (store) => healthOf(store, path, sessionId))
+    return withStore(path, sessionId, { server: serverOf(path, options) }, (store) => healthOf(store, path, sessionId))
   },
   /** Resets a session at rest, under its lease (a running bot makes it fail). */
   resetSession: async (path, options) => {
     const sessionId = withSession(options)
-    return withStore(path, sessionId, { lease: true }, (store) => resetOpen(store, path, sessionId, options))
+    return withStore(path, sessionId, { lease: true, server: serverOf(path, options) }, (store) =>
+      resetOpen(store, path, sessionId, options),
+    )
   },
 }
 

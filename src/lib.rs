@@ -8,6 +8,7 @@ pub mod backend;
 mod backend_contract;
 pub mod codec;
 pub mod error;
+pub mod open;
 pub mod postgres;
 pub mod redis;
 pub mod server;
