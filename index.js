@@ -66,6 +66,9 @@ function makeSubmitter() {
   }
 }
 
+/** Ids per page of keys.list / keys.listIds. */
+const LIST_PAGE = 256
+
 /** Streams a type's entries page by page, so a huge type is never held in memory whole. */
 async function* pages(store, type, withValues, present) {
   codec.checkType(type)
