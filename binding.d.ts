@@ -11,8 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 export declare class NativeStore {
   constructor()
-  /** Opens (creating if needed) the SQLite file; index.js has checked the arguments. */
-  open(path: string, session: string, full: boolean, busyTimeoutMs: number): Raw
+  /**
+   * Opens (creating if needed) the store at `location`, a file path or a server URL;
+   * lib/open.js has checked the arguments.
+   */
+  open(location: string, options: OpenOptions): Raw
   /** `ids`: an ids frame (src/wire.rs). Resolves to an entries frame. */
   get(kind: string, ids: Buffer): Raw
   /**
@@ -73,6 +76,23 @@ export declare class NativeStore {
 
 /** Every error code, for index.js to export. */
 export declare function errorCodes(): Array<string>
+
+/** How to open a store; each engine reads its own options. */
+export interface OpenOptions {
+  sessionId: string
+  /** SQLite: `synchronous=FULL`. */
+  full: boolean
+  busyTimeoutMs: number
+  /** PostgreSQL: the schema of the tables. */
+  schema?: string
+  /** Redis: the prefix of every key. */
+  prefix?: string
+  /** Server stores: the name their connections report. */
+  clientName?: string
+  /** Redis: replicas that must acknowledge each write (`WAIT`), and for how long. */
+  redisWaitReplicas?: number
+  redisWaitTimeoutMs?: number
+}
 
 /** The schema version this build writes. */
 export declare function schemaVersion(): number

@@ -55,6 +55,14 @@ export declare const ErrorCode: Readonly<{
   ERR_SESSION_EXISTS: 'ERR_SESSION_EXISTS'
   /** An auth folder, session JSON or backup cannot be read whole (a torn creds.json...); nothing was written. */
   ERR_INVALID_SOURCE: 'ERR_INVALID_SOURCE'
+  /**
+   * The PostgreSQL or Redis server cannot be reached or the connection broke; nothing of the
+   * failed call was written, unless the message says the connection broke while the server
+   * was committing (the outcome is then unknown).
+   */
+  ERR_UNAVAILABLE: 'ERR_UNAVAILABLE'
+  /** A Redis write reached the primary, but fewer replicas than `redisWait.replicas` acknowledged it in time. */
+  ERR_NOT_REPLICATED: 'ERR_NOT_REPLICATED'
 }>
 
 /** The name of an error code: one of the keys (and values) of {@link ErrorCode}. */
@@ -140,6 +148,31 @@ export interface RustAuthStateOptions {
    * @defaultValue `5000`
    */
   busyTimeoutMs?: number
+  /**
+   * PostgreSQL stores (`postgres://` URLs): the schema holding the tables, created and
+   * migrated by this library. A lowercase identifier (a-z, 0-9, _).
+   *
+   * @defaultValue `'baileys_auth'`
+   */
+  schema?: string
+  /**
+   * Redis stores (`redis://` URLs): the prefix of every key. 1 to 256 bytes, no braces.
+   *
+   * @defaultValue `'bra:'`
+   */
+  prefix?: string
+  /**
+   * Server stores: the name their connections report (PostgreSQL `application_name`, Redis
+   * `CLIENT SETNAME`), for operators to find them. Printable ASCII without spaces.
+   *
+   * @defaultValue `'baileys-rust-auth'`
+   */
+  clientName?: string
+  /**
+   * Redis stores: after each write, wait (`WAIT`) for this many replicas to acknowledge it,
+   * for at most `timeoutMs`; fewer rejects with {@link ErrorCode.ERR_NOT_REPLICATED}.
+   */
+  redisWait?: { replicas: number; timeoutMs: number }
   /**
    * Hold the session's lease while open: a second open of the same session, from this or any
    * process on this machine or another sharing the store, rejects with
@@ -279,13 +312,24 @@ export interface RustAuthState {
 }
 
 /** Options of {@link RustAuthState.resetSession} and {@link resetSession}. */
-export interface ResetOptions {
-  /** Snapshot the file before deleting anything. @defaultValue `true` */
+export interface ResetOptions extends ServerOptions {
+  /**
+   * Snapshot the file before deleting anything. A server store has no file: there the
+   * default is `false` and `true` is refused with {@link ErrorCode.ERR_INVALID_ARGUMENT}.
+   * @defaultValue `true` for files
+   */
   backup?: boolean
 }
 
+/** Options of a server store, as in {@link RustAuthStateOptions}. */
+export interface ServerOptions {
+  schema?: string
+  prefix?: string
+  clientName?: string
+}
+
 /** Options naming one session of a store. */
-export interface SessionOptions {
+export interface SessionOptions extends ServerOptions {
   /** @defaultValue `'default'` */
   sessionId?: string
 }
@@ -307,8 +351,8 @@ export interface SessionHealth {
   keys: number
   /** Encoded size of all the session's values. */
   valueBytes: number
-  /** Size of the whole file on disk, with its -wal and -shm files (every session). */
-  fileBytes: number
+  /** Size of the whole file on disk, with its -wal and -shm files (every session); `null` for a server store. */
+  fileBytes: number | null
   createdAt: Date | null
   /** The last creds write, or the last write of this process if later. */
   lastWriteAt: Date | null
@@ -384,7 +428,7 @@ export interface AuthMetrics {
 }
 
 /** Every session of the store at `path`, in name order. */
-export declare function listSessions(path: string): Promise<SessionInfo[]>
+export declare function listSessions(path: string, options?: ServerOptions): Promise<SessionInfo[]>
 
 /**
  * Deletes a session: its creds, keys and lease. Refused with
@@ -396,7 +440,7 @@ export declare function listSessions(path: string): Promise<SessionInfo[]>
 export declare function deleteSession(
   path: string,
   sessionId: string,
-  options?: { backup?: boolean; takeover?: boolean },
+  options?: ServerOptions & { backup?: boolean; takeover?: boolean },
 ): Promise<{ deleted: boolean; backup: string | null }>
 
 /**
@@ -442,7 +486,7 @@ export declare function exportJson(path: string, options?: SessionOptions): Prom
 export declare function importJson(
   json: string | Uint8Array,
   path: string,
-  options?: { sessionId?: string; overwrite?: boolean },
+  options?: SessionOptions & { overwrite?: boolean },
 ): Promise<ImportResult>
 
 /** What an import reports. */

@@ -10,6 +10,7 @@ const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
 const { loadBaileys } = require('./lib/baileys.js')
 
+/** Ids per page of keys.list / keys.listIds. */
 const LIST_PAGE = 256
 
 /**

@@ -14,12 +14,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 import { useRustAuthState, ErrorCode } from '../index.js'
 import { run } from './helpers/procs.mjs'
+import { dropRunData, POSTGRES_URL, REDIS_URL, RUN_PREFIX, RUN_SCHEMA, serverUp } from './helpers/servers.mjs'
 import { fromWire, preKeyBundle, toWire } from './helpers/signal.mjs'
 
 // Where the shared store lives, per kind: `at(dir)` gives a location, or nothing to skip the
 // kind (a server that is not configured). A server store is one more line here.
 const LOCATIONS = [
   { kind: 'sqlite', at: (dir) => join(dir, 'shared.db') },
+  // Servers: this run's own schema / key prefix, dropped at the end.
+  { kind: 'postgres', at: () => serverUp('postgres') && POSTGRES_URL, options: { schema: RUN_SCHEMA } },
+  { kind: 'redis', at: () => serverUp('redis') && REDIS_URL, options: { prefix: RUN_PREFIX } },
 ]
 
 const IDENTITIES = [
@@ -33,15 +37,17 @@ const IDENTITIES = [
 const PAIRS = [['A', 'C'], ['B', 'D'], ['A', 'D']]
 
 const dir = mkdtempSync(join(tmpdir(), 'bra-failover-'))
-after(() => rmSync(dir, { recursive: true, force: true }))
+after(() => {
+  rmSync(dir, { recursive: true, force: true })
+  dropRunData()
+})
 
 /**
  * A bot process over `names` (sessions) of the store at `location`. `ready` resolves to its
  * first line (ready or refused); `call(command)` writes one command and resolves to its answer.
  */
-function bot(children, location, identities, names, options) {
-  const args = [location, JSON.stringify(identities), names.join(',')]
-  if (options) args.push(JSON.stringify(options))
+function bot(children, { location, options: base }, identities, names, options) {
+  const args = [location, JSON.stringify(identities), names.join(','), JSON.stringify({ leaseTtlMs: 2000, ...base, ...options })]
   const child = run('failover-child.mjs', args)
   children.add(child)
   let next = 0
@@ -66,8 +72,9 @@ function killAll(children) {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
 }
 
-for (const { kind, at } of LOCATIONS) {
+for (const { kind, at, options = {} } of LOCATIONS) {
   const location = at(dir)
+  const store = { location, options }
   describe(`failover on ${kind}`, { skip: location ? false : `no ${kind} location configured`, timeout: 120_000 }, () => {
     // Fresh session ids per run, so that a server store may be reused between runs.
     const tag = randomBytes(3).toString('hex')
@@ -104,15 +111,15 @@ for (const { kind, at } of LOCATIONS) {
         }
         const takeOver = async (names) => {
           const started = performance.now()
-          const b = bot(children, location, identities, names)
+          const b = bot(children, store, identities, names)
           const answer = await b.ready
           assert.equal(answer.ready, true, JSON.stringify(answer))
           place(b)
           return { b, ms: performance.now() - started, openMs: answer.openMs }
         }
 
-        const p1 = bot(children, location, identities, [id.A, id.B])
-        const p2 = bot(children, location, identities, [id.C, id.D])
+        const p1 = bot(children, store, identities, [id.A, id.B])
+        const p2 = bot(children, store, identities, [id.C, id.D])
         for (const b of [p1, p2]) {
           assert.equal((await b.ready).ready, true)
           place(b)
@@ -144,7 +151,7 @@ for (const { kind, at } of LOCATIONS) {
 
         const first = await takeOver([id.A, id.B])
         // While the new holder runs, nobody else may open its sessions.
-        const intruder = bot(children, location, identities, [id.A, id.B])
+        const intruder = bot(children, store, identities, [id.A, id.B])
         const refused = await intruder.ready
         assert.equal(refused.refused, ErrorCode.ERR_SESSION_LOCKED, JSON.stringify(refused))
         assert.equal(refused.holder.pid, first.b.pid)
@@ -197,14 +204,14 @@ for (const { kind, at } of LOCATIONS) {
       const TTL = 500
       const S = id.S
       try {
-        const stopped = bot(children, location, identities, [S], { leaseTtlMs: TTL })
+        const stopped = bot(children, store, identities, [S], { leaseTtlMs: TTL })
         assert.equal((await stopped.ready).ready, true)
         assert.equal((await stopped.call({ cmd: 'register', name: S })).error, undefined)
 
         process.kill(stopped.pid, 'SIGSTOP')
         const since = performance.now()
         // Renewed at most TTL/3 before it stopped: still fresh, and its pid is alive.
-        const fresh = await useRustAuthState(location, { sessionId: S }).catch((e) => e)
+        const fresh = await useRustAuthState(location, { ...options, sessionId: S }).catch((e) => e)
         assert.equal(fresh.code, ErrorCode.ERR_SESSION_LOCKED, fresh.message)
         assert.equal(fresh.holder.pid, stopped.pid)
 
@@ -212,7 +219,7 @@ for (const { kind, at } of LOCATIONS) {
         let holder
         let attempts = 1
         for (;;) {
-          holder = await useRustAuthState(location, { sessionId: S }).catch((e) => e)
+          holder = await useRustAuthState(location, { ...options, sessionId: S }).catch((e) => e)
           attempts++
           if (!(holder instanceof Error)) break
           assert.equal(holder.code, ErrorCode.ERR_SESSION_LOCKED, holder.message)
@@ -233,7 +240,7 @@ for (const { kind, at } of LOCATIONS) {
         holder.state.creds.me.name = 'new holder'
         await holder.saveCreds()
         await holder.state.keys.set({ session: { after: { ok: true } } })
-        const reader = await useRustAuthState(location, { sessionId: S, lease: false })
+        const reader = await useRustAuthState(location, { ...options, sessionId: S, lease: false })
         assert.deepEqual(await reader.state.keys.get('session', ['marker']), { marker: { by: 'new holder' } })
         assert.equal(reader.state.creds.me.name, 'new holder')
         await reader.close()

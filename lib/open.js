@@ -6,6 +6,11 @@ const native = require('../binding.js')
 const { AuthStateError, ErrorCode } = require('./errors.js')
 
 const DURABILITY = ['normal', 'full']
+const POSTGRES = /^postgres(ql)?:\/\//i
+const REDIS = /^rediss?:\/\//i
+
+/** Whether `location` is a server URL (PostgreSQL or Redis) rather than a file path. */
+const isUrl = (location) => typeof location === 'string' && (POSTGRES.test(location) || REDIS.test(location))
 const LOGGER_METHODS = ['trace', 'debug', 'info', 'warn', 'error']
 
 const noop = () => {}
@@ -31,6 +36,44 @@ function wholeMs(value, name, min = 0) {
   if (!Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
     throw invalid(`options.${name} must be a whole number of milliseconds${min > 0 ? ` of at least ${min}` : ''}`)
   }
+}
+
+/**
+ * The server options of `options` (`schema`, `prefix`, `clientName`, `redisWait`), checked
+ * against the kind of `location`: each belongs to one kind of store.
+ */
+function checkServerOptions(location, options) {
+  const { schema, prefix, clientName, redisWait } = options
+  const postgres = POSTGRES.test(location)
+  const redis = REDIS.test(location)
+  if (schema !== undefined) {
+    if (!postgres) throw invalid('options.schema applies to postgres:// URLs only')
+    if (typeof schema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw invalid('options.schema must be a lowercase identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters')
+    }
+  }
+  if (prefix !== undefined) {
+    if (!redis) throw invalid('options.prefix applies to redis:// URLs only')
+    if (typeof prefix !== 'string' || prefix === '' || Buffer.byteLength(prefix) > 256 || /[{}]/.test(prefix)) {
+      throw invalid("options.prefix must be a string of 1 to 256 bytes without '{' or '}'")
+    }
+  }
+  if (clientName !== undefined) {
+    if (!postgres && !redis) throw invalid('options.clientName applies to server URLs only')
+    if (typeof clientName !== 'string' || !/^[\x21-\x7e]{1,63}$/.test(clientName)) {
+      throw invalid('options.clientName must be 1 to 63 printable ASCII characters without spaces')
+    }
+  }
+  if (redisWait !== undefined) {
+    if (!redis) throw invalid('options.redisWait applies to redis:// URLs only')
+    if (redisWait === null || typeof redisWait !== 'object') throw invalid('options.redisWait must be { replicas, timeoutMs }')
+    const { replicas, timeoutMs } = redisWait
+    if (!Number.isInteger(replicas) || replicas < 0 || replicas > 2 ** 31 - 1) {
+      throw invalid('options.redisWait.replicas must be a whole number')
+    }
+    wholeMs(timeoutMs, 'redisWait.timeoutMs')
+  }
+  return { schema, prefix, clientName, redisWait }
 }
 
 function checkOptions(path, options) {
@@ -60,21 +103,35 @@ function checkOptions(path, options) {
   if (logger === null || typeof logger !== 'object' || LOGGER_METHODS.some((m) => typeof logger[m] !== 'function')) {
     throw invalid(`options.logger must have pino's methods (${LOGGER_METHODS.join(', ')})`)
   }
-  return { sessionId, durability, busyTimeoutMs, lease, takeover, leaseTtlMs, credsDebounceMs, logger }
+  const server = checkServerOptions(path, options)
+  return { sessionId, durability, busyTimeoutMs, lease, takeover, leaseTtlMs, credsDebounceMs, logger, ...server }
 }
 
 /**
- * Opens the native store of one session. A failed open never leaves the file held; the
- * returned `abandon(err)` closes the store and rethrows, for failures after this point.
+ * Opens the native store of one session. A failed open never leaves the file (or a
+ * connection) held; the returned `abandon(err)` closes the store and rethrows, for failures
+ * after this point.
  */
-async function openStore(path, { sessionId, durability = 'normal', busyTimeoutMs = 5000 }) {
+async function openStore(path, options) {
+  const { sessionId, durability = 'normal', busyTimeoutMs = 5000, schema, prefix, clientName, redisWait } = options
   const store = new native.NativeStore()
   const abandon = async (err) => {
     await store.close().catch(noop)
     throw err
   }
-  await store.open(resolve(path), sessionId, durability === 'full', busyTimeoutMs).catch(abandon)
+  await store
+    .open(isUrl(path) ? path : resolve(path), {
+      sessionId,
+      full: durability === 'full',
+      busyTimeoutMs,
+      schema,
+      prefix,
+      clientName,
+      redisWaitReplicas: redisWait?.replicas,
+      redisWaitTimeoutMs: redisWait?.timeoutMs,
+    })
+    .catch(abandon)
   return { store, abandon }
 }
 
-module.exports = { checkOptions, checkPath, checkSessionId, openStore, invalid, noop, silent }
+module.exports = { checkOptions, checkServerOptions, checkPath, checkSessionId, isUrl, openStore, invalid, noop, silent }

@@ -6,7 +6,7 @@
 const fs = require('node:fs')
 const codec = require('./codec.js')
 const { AuthStateError, ErrorCode } = require('./errors.js')
-const { checkPath, checkSessionId, openStore, invalid, noop, silent } = require('./open.js')
+const { checkPath, checkServerOptions, checkSessionId, isUrl, openStore, invalid, noop, silent } = require('./open.js')
 const { takeLease, isLive } = require('./lease.js')
 const { loadBaileys } = require('./baileys.js')
 const multifile = require('./multifile.js')
@@ -24,17 +24,37 @@ function checkOptionsObject(options) {
   return options
 }
 
+/** The server options (`schema`, `prefix`, `clientName`) a tool passes on to the store. */
+const serverOf = (path, options) => (checkPath(path), checkServerOptions(path, checkOptionsObject(options)))
+
+/** Refuses a file-only tool on a server store. */
+function fileOnly(what, ...locations) {
+  if (locations.some(isUrl)) {
+    throw invalid(`${what} copies SQLite files; a server store is copied one session at a time with exportJson and importJson, or whole with the server's own tools`)
+  }
+}
+
+/**
+ * Whether to back the store up before a destructive tool: by default for files; a server
+ * store has no file to copy, so there it is refused rather than silently skipped.
+ */
+function backupFirst(path, keep) {
+  if (keep === undefined) return !isUrl(path)
+  if (keep && isUrl(path)) fileOnly('options.backup', path)
+  return keep
+}
+
 /**
  * Runs `f(store)` on a connection of its own, closed afterwards whatever happens. A tool
  * never creates a store by accident: the file must exist unless `create`. With `lease`,
  * the session's lease is held meanwhile, so a bot running it makes the tool fail with
  * ERR_SESSION_LOCKED instead of both writing.
  */
-async function withStore(path, sessionId, { lease = false, create = false, takeover = false } = {}, f) {
+async function withStore(path, sessionId, { lease = false, create = false, takeover = false, server = {} } = {}, f) {
   checkPath(path)
   checkSessionId(sessionId)
-  if (!create && !fs.existsSync(path)) throw fail(ErrorCode.ERR_CANNOT_OPEN, `${path}: no such file`)
-  const { store, abandon } = await openStore(path, { sessionId })
+  if (!create && !isUrl(path) && !fs.existsSync(path)) throw fail(ErrorCode.ERR_CANNOT_OPEN, `${path}: no such file`)
+  const { store, abandon } = await openStore(path, { sessionId, ...server })
   let held = null
   try {
     if (lease) held = await takeLease(store, { sessionId, takeover, ttlMs: 30_000, logger: silent })
@@ -120,9 +140,9 @@ function sameDevice(a, b) {
  * does importing over a session never paired (nothing to lose); another device's session is
  * refused with ERR_SESSION_EXISTS unless `overwrite`.
  */
-async function writeSession(path, sessionId, { creds, data }, { overwrite = false } = {}) {
+async function writeSession(path, sessionId, { creds, data }, { overwrite = false, server = {} } = {}) {
   if (creds === null || typeof creds !== 'object') throw fail(ErrorCode.ERR_INVALID_SOURCE, 'the session to import has no creds')
-  return withStore(path, sessionId, { lease: true, create: true }, async (store) => {
+  return withStore(path, sessionId, { lease: true, create: true, server }, async (store) => {
     const saved = await store.loadCreds()
     const current = saved === null ? null : codec.decodeValue(saved)
     if (current?.registered === true && !overwrite && !sameDevice(current, creds)) {
@@ -137,10 +157,10 @@ async function writeSession(path, sessionId, { creds, data }, { overwrite = fals
 }
 
 /** The whole session at `path`; ERR_SESSION_NOT_FOUND if it (or the file) holds nothing. */
-async function loadSession(path, sessionId, onPage) {
+async function loadSession(path, sessionId, { server = {}, onPage } = {}) {
   checkPath(path)
-  if (!fs.existsSync(path)) throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} does not exist`)
-  return withStore(path, sessionId, {}, async (store) => {
+  if (!isUrl(path) && !fs.existsSync(path)) throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} does not exist`)
+  return withStore(path, sessionId, { server }, async (store) => {
     const session = await readSession(store, onPage)
     if (session.creds === null && Object.keys(session.data).length === 0) {
       throw fail(ErrorCode.ERR_SESSION_NOT_FOUND, `${path} has no session '${sessionId}'`)
@@ -156,8 +176,9 @@ function describeHolder(h) {
 }
 
 /** Every session of the store at `path`. */
-async function listSessions(path) {
-  const sessions = await withStore(path, 'default', {}, async (store) => JSON.parse(await store.sessions()))
+async function listSessions(path, options) {
+  const server = serverOf(path, options)
+  const sessions = await withStore(path, 'default', { server }, async (store) => JSON.parse(await store.sessions()))
   return sessions.map((s) => ({
     sessionId: s.sessionId,
     hasCreds: s.hasCreds,
@@ -198,6 +219,7 @@ async function snapshot(store, dest, intoExisting, onProgress) {
 async function backup(path, dest, options) {
   const { onProgress } = checkOptionsObject(options)
   checkPath(dest, 'dest')
+  fileOnly('backup', path, dest)
   if (fs.existsSync(dest)) throw invalid(`${dest} already exists; a backup never overwrites a file`)
   const started = Date.now()
   await withStore(path, 'default', {}, (store) => snapshot(store, dest, false, onProgress))
@@ -212,6 +234,7 @@ async function backup(path, dest, options) {
 async function restore(src, path, options) {
   const { onProgress, backup: keep = true } = checkOptionsObject(options)
   checkPath(path)
+  fileOnly('restore', src, path)
   let before = null
   if (fs.existsSync(path) && fs.statSync(path).size > 0) {
     await withStore(path, 'default', {}, async (target) => {
@@ -235,8 +258,10 @@ async function restore(src, path, options) {
 
 /** Deletes a session (creds, keys, lease). Unless `backup: false`, the file is backed up first. */
 async function deleteSession(path, sessionId, options) {
-  const { backup: keep = true, takeover = false } = checkOptionsObject(options)
-  return withStore(path, sessionId, { lease: true, takeover }, async (store) => {
+  const { backup, takeover = false } = checkOptionsObject(options)
+  const server = serverOf(path, options)
+  const keep = backupFirst(path, backup)
+  return withStore(path, sessionId, { lease: true, takeover, server }, async (store) => {
     const found = JSON.parse(await store.sessions()).some((s) => s.sessionId === sessionId)
     if (!found) return { deleted: false, backup: null }
     const dest = keep ? backupName(path, sessionId) : null
@@ -266,14 +291,16 @@ function sameCopy(a, b) {
  * file under `toSessionId`), in one transaction, then reads it back and compares every value.
  */
 async function copySession(from, to, options) {
-  const { sessionId = 'default', toSessionId = sessionId, overwrite = false, onProgress } = checkOptionsObject(options)
+  const { sessionId = 'default', toSessionId = sessionId, overwrite = false, onProgress, source: fromServer, target: toServer } =
+    checkOptionsObject(options)
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
+  const servers = { from: serverOf(from, fromServer), to: serverOf(to, toServer) }
   // Keys read from the source, then read back from the copy: twice the keys in all.
   let done = 0
   const onPage = (n, total) => onProgress?.({ done: (done += n), total: 2 * total })
-  const source = await loadSession(from, sessionId, onPage)
-  const result = await writeSession(to, toSessionId, source, { overwrite })
-  const copied = await loadSession(to, toSessionId, onPage)
+  const source = await loadSession(from, sessionId, { server: servers.from, onPage })
+  const result = await writeSession(to, toSessionId, source, { overwrite, server: servers.to })
+  const copied = await loadSession(to, toSessionId, { server: servers.to, onPage })
   if (!sameCopy(fingerprint(source), fingerprint(copied))) {
     throw fail(ErrorCode.ERR_CORRUPT, `the copy of session '${sessionId}' read back differs from the source`)
   }
@@ -287,7 +314,7 @@ function migrationOptions(path, folder, options) {
   checkSessionId(sessionId)
   if (typeof overwrite !== 'boolean') throw invalid('options.overwrite must be a boolean')
   if (onProgress !== undefined && typeof onProgress !== 'function') throw invalid('options.onProgress must be a function')
-  return { sessionId, overwrite, onProgress }
+  return { sessionId, overwrite, onProgress, server: serverOf(path, options) }
 }
 
 const migrated = (sessionId, counts) => ({
@@ -303,16 +330,16 @@ const migrated = (sessionId, counts) => ({
  * the session is replaced by it in one transaction (see `writeSession`).
  */
 async function importMultiFile(folder, path, options) {
-  const { sessionId, overwrite, onProgress } = migrationOptions(path, folder, options)
+  const { sessionId, overwrite, onProgress, server } = migrationOptions(path, folder, options)
   const { creds, data, counts } = await multifile.readFolder(folder, { onProgress })
-  await writeSession(path, sessionId, { creds, data }, { overwrite })
+  await writeSession(path, sessionId, { creds, data }, { overwrite, server })
   return migrated(sessionId, counts)
 }
 
 /** Writes a session of the store at `path` as a folder `useMultiFileAuthState` reads. */
 async function exportMultiFile(path, folder, options) {
-  const { sessionId, overwrite } = migrationOptions(path, folder, options)
-  const session = await loadSession(path, sessionId)
+  const { sessionId, overwrite, server } = migrationOptions(path, folder, options)
+  const session = await loadSession(path, sessionId, { server })
   const { counts } = await multifile.writeFolder(folder, session, { overwrite })
   return migrated(sessionId, counts)
 }
@@ -322,14 +349,16 @@ const FORMAT = 'baileys-rust-auth/session'
 /** One session as JSON text in Baileys' BufferJSON form: portable to any store. */
 async function exportJson(path, options) {
   const { sessionId = 'default' } = checkOptionsObject(options)
+  const server = serverOf(path, options)
   const { BufferJSON } = await loadBaileys()
-  const { creds, data } = await loadSession(path, sessionId)
+  const { creds, data } = await loadSession(path, sessionId, { server })
   return JSON.stringify({ format: FORMAT, version: 1, sessionId, creds, keys: data }, BufferJSON.replacer)
 }
 
 /** Imports a session written by `exportJson`, in one transaction (see `writeSession`). */
 async function importJson(json, path, options) {
   const { sessionId, overwrite = false } = checkOptionsObject(options)
+  const server = serverOf(path, options)
   const { BufferJSON } = await loadBaileys()
   let parsed
   try {
@@ -340,7 +369,7 @@ async function importJson(json, path, options) {
   if (parsed?.format !== FORMAT || parsed.version !== 1 || typeof parsed.keys !== 'object' || parsed.keys === null) {
     throw fail(ErrorCode.ERR_INVALID_SOURCE, `not a session exported by baileys-rust-auth (format ${FORMAT}, version 1)`)
   }
-  return writeSession(path, sessionId ?? parsed.sessionId ?? 'default', { creds: parsed.creds, data: parsed.keys }, { overwrite })
+  return writeSession(path, sessionId ?? parsed.sessionId ?? 'default', { creds: parsed.creds, data: parsed.keys }, { overwrite, server })
 }
 
 const isBytes = (v, n) => v instanceof Uint8Array && (n === undefined || v.length === n)
@@ -430,8 +459,9 @@ async function validateOpen(store, creds) {
   }
 }
 
-/** Bytes the store occupies on disk, its -wal and -shm files included. */
+/** Bytes the store occupies on disk, its -wal and -shm files included; null for a server. */
 function fileBytes(path) {
+  if (isUrl(path)) return null
   let bytes = 0
   for (const suffix of ['', '-wal', '-shm']) {
     try {
@@ -466,7 +496,7 @@ async function healthOf(store, path, sessionId, metrics) {
 
 /** Snapshots the file (unless `backup: false`), then empties the session: creds and keys. */
 async function resetOpen(store, path, sessionId, options, submit = (_, send) => send()) {
-  const { backup: keep = true } = checkOptionsObject(options)
+  const keep = backupFirst(path, checkOptionsObject(options).backup)
   const dest = keep ? backupName(path, sessionId) : null
   if (dest) await submit(noop, () => store.snapshot(dest, false))
   await submit(noop, () => store.replace(null, null))
@@ -490,19 +520,21 @@ const api = {
   importJson,
   /** Validates a session at rest (see `validateOpen`). */
   validate: async (path, options) =>
-    withStore(path, withSession(options), {}, async (store) => {
+    withStore(path, withSession(options), { server: serverOf(path, options) }, async (store) => {
       const saved = await store.loadCreds()
       return validateOpen(store, saved === null ? null : codec.decodeValue(saved))
     }),
   /** Health of a session at rest (see `healthOf`). */
   health: async (path, options) => {
     const sessionId = withSession(options)
-    return withStore(path, sessionId, {}, (store) => healthOf(store, path, sessionId))
+    return withStore(path, sessionId, { server: serverOf(path, options) }, (store) => healthOf(store, path, sessionId))
   },
   /** Resets a session at rest, under its lease (a running bot makes it fail). */
   resetSession: async (path, options) => {
     const sessionId = withSession(options)
-    return withStore(path, sessionId, { lease: true }, (store) => resetOpen(store, path, sessionId, options))
+    return withStore(path, sessionId, { lease: true, server: serverOf(path, options) }, (store) =>
+      resetOpen(store, path, sessionId, options),
+    )
   },
 }
 

@@ -51,11 +51,16 @@ pub enum Code {
     /// A multi-file auth folder, JSON export or backup cannot be read whole (a torn
     /// creds.json...); nothing was written.
     InvalidSource,
+    /// The server cannot be reached or the connection broke; nothing of the failed call was
+    /// written (unless the message says the connection broke while committing).
+    Unavailable,
+    /// A Redis write reached the primary but fewer replicas than asked acknowledged it in time.
+    NotReplicated,
 }
 
 impl Code {
     /// Every code, in the order README documents them.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 23] = [
         Code::InvalidArgument,
         Code::UnsupportedValue,
         Code::CircularValue,
@@ -77,6 +82,8 @@ impl Code {
         Code::SessionNotFound,
         Code::SessionExists,
         Code::InvalidSource,
+        Code::Unavailable,
+        Code::NotReplicated,
     ];
 
     /// The string JavaScript sees as `err.code`.
@@ -103,6 +110,8 @@ impl Code {
             Code::SessionNotFound => "ERR_SESSION_NOT_FOUND",
             Code::SessionExists => "ERR_SESSION_EXISTS",
             Code::InvalidSource => "ERR_INVALID_SOURCE",
+            Code::Unavailable => "ERR_UNAVAILABLE",
+            Code::NotReplicated => "ERR_NOT_REPLICATED",
         }
     }
 }

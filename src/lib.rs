@@ -4,8 +4,14 @@
 //! by `cargo test` without Node; `binding` is the only module that speaks N-API.
 
 pub mod backend;
+#[cfg(test)]
+mod backend_contract;
 pub mod codec;
 pub mod error;
+pub mod open;
+pub mod postgres;
+pub mod redis;
+pub mod server;
 pub mod sqlite;
 pub mod wire;
 pub mod worker;

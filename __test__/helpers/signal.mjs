@@ -6,7 +6,7 @@ import { preKeyBundle as bundleOf, quietLogger } from '../../examples/signal-dev
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 
 import {
   addTransactionCapability,
@@ -36,11 +36,16 @@ import { storeTcTokensFromIqResult } from 'baileys/lib/Utils/tc-token-utils.js'
 import * as rustSignal from 'whatsapp-rust-bridge'
 
 import { useRustAuthState } from '../../index.js'
+import { RUN_PREFIX, RUN_SCHEMA, serverArgs, serverLocation } from './servers.mjs'
 
 // What makeWASocket uses when a bot does not override it.
 const { makeSignalRepository: makeLibSignalRepository, transactionOpts } = DEFAULT_CONNECTION_CONFIG
 
-export const STORE_KINDS = ['rust', 'multifile']
+/** 'rust' is a file; 'postgres' and 'redis' the same store on a server; 'multifile' Baileys'. */
+export const STORE_KINDS = ['rust', 'postgres', 'redis', 'multifile']
+
+/** Whether `kind` is a store of this library (values kept as data, not through JSON). */
+export const isRust = (kind) => kind !== 'multifile'
 
 /** A pino-compatible logger that says nothing. */
 export const silentLogger = quietLogger
@@ -60,6 +65,9 @@ export async function openStore(kind, location) {
   switch (kind) {
     case 'rust':
       return useRustAuthState(location)
+    case 'postgres':
+    case 'redis':
+      return useRustAuthState(...serverArgs(location))
     case 'multifile': {
       const store = await useMultiFileAuthState(location)
       return { ...store, close: async () => {} }
@@ -69,8 +77,20 @@ export async function openStore(kind, location) {
   }
 }
 
-/** The file or folder a store of `kind` named `name` lives at, inside `dir`. */
-export const storeLocation = (kind, dir, name) => join(dir, kind === 'rust' ? `${name}.db` : name)
+/**
+ * Where a store of `kind` named `name` lives: a file or folder inside `dir`, or for a server
+ * a session of this run's schema or prefix, named after `dir` (unique to the test).
+ */
+export function storeLocation(kind, dir, name) {
+  switch (kind) {
+    case 'postgres':
+      return serverLocation(kind, RUN_SCHEMA, `${basename(dir)}-${name}`)
+    case 'redis':
+      return serverLocation(kind, RUN_PREFIX, `${basename(dir)}-${name}`)
+    default:
+      return join(dir, kind === 'rust' ? `${name}.db` : name)
+  }
+}
 
 /**
  * Records the last value written for every type and id (null once deleted) exactly as the

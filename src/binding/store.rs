@@ -14,7 +14,8 @@ use super::convert;
 use super::settle::{self, Shape, Shared, Ticket};
 use crate::backend::{Backend, Lease, Mutation, Takeover};
 use crate::error::{Code, Error};
-use crate::sqlite::{Durability, Options, SqliteBackend};
+use crate::open::StoreOptions;
+use crate::sqlite::Durability;
 use crate::wire;
 use crate::worker::{Op, Reply, Worker};
 
@@ -53,6 +54,24 @@ pub fn error_codes() -> Vec<&'static str> {
 #[napi(js_name = "schemaVersion")]
 pub fn schema_version() -> i64 {
     crate::sqlite::SCHEMA_VERSION
+}
+
+/// How to open a store; each engine reads its own options.
+#[napi(object)]
+pub struct OpenOptions {
+    pub session_id: String,
+    /// SQLite: `synchronous=FULL`.
+    pub full: bool,
+    pub busy_timeout_ms: u32,
+    /// PostgreSQL: the schema of the tables.
+    pub schema: Option<String>,
+    /// Redis: the prefix of every key.
+    pub prefix: Option<String>,
+    /// Server stores: the name their connections report.
+    pub client_name: Option<String>,
+    /// Redis: replicas that must acknowledge each write (`WAIT`), and for how long.
+    pub redis_wait_replicas: Option<u32>,
+    pub redis_wait_timeout_ms: Option<u32>,
 }
 
 #[napi]
@@ -150,29 +169,28 @@ impl NativeStore {
         })
     }
 
-    /// Opens (creating if needed) the SQLite file; index.js has checked the arguments.
+    /// Opens (creating if needed) the store at `location`, a file path or a server URL;
+    /// lib/open.js has checked the arguments.
     #[napi]
-    pub fn open(
-        &mut self,
-        env: Env,
-        path: String,
-        session: String,
-        full: bool,
-        busy_timeout_ms: u32,
-    ) -> Raw {
-        let options = Options {
-            session,
-            durability: if full {
+    pub fn open(&mut self, env: Env, location: String, options: OpenOptions) -> Raw {
+        let wait = options.redis_wait_replicas.map(|replicas| {
+            let ms = options.redis_wait_timeout_ms.unwrap_or(0);
+            (replicas, Duration::from_millis(ms.into()))
+        });
+        let options = StoreOptions {
+            session: options.session_id,
+            durability: if options.full {
                 Durability::Full
             } else {
                 Durability::Normal
             },
-            busy_timeout: Duration::from_millis(busy_timeout_ms.into()),
+            busy_timeout: Duration::from_millis(options.busy_timeout_ms.into()),
+            schema: options.schema,
+            prefix: options.prefix,
+            client_name: options.client_name,
+            wait,
         };
-        let path = PathBuf::from(path);
-        let open = Box::new(move || {
-            SqliteBackend::open(&path, &options).map(|b| Box::new(b) as Box<dyn Backend>)
-        });
+        let open = Box::new(move || crate::open::open(&location, &options));
         self.submit(env, Shape::Done, Op::Open(open))
     }
 

@@ -7,7 +7,7 @@ use std::fs::{DirBuilder, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, MAIN_DB};
 
@@ -137,7 +137,18 @@ impl SqliteBackend {
             session_id: None,
             lease: None,
         };
-        backend.configure(options).map_err(|e| at(path, e))?;
+        // Two processes creating the same file race for the switch to WAL, which SQLite
+        // reports as busy at once rather than waiting: every step is safe to run again.
+        let deadline = Instant::now() + options.busy_timeout;
+        loop {
+            match backend.configure(options) {
+                Err(e) if e.code == Code::Busy && Instant::now() < deadline => {
+                    backend.rollback();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                r => break r.map_err(|e| at(path, e))?,
+            }
+        }
         Ok(backend)
     }
 
@@ -147,13 +158,21 @@ impl SqliteBackend {
         if conn.is_readonly(MAIN_DB)? {
             return Err(Error::new(Code::ReadOnly, "the file is read-only"));
         }
-        // Read the version before anything writes: a newer file must stay untouched.
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version == 0
-            && conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
-                r.get::<_, i64>(0)
-            })? > 0
-        {
+        // Read the version before anything writes: a newer file must stay untouched. Both
+        // reads in one transaction, or another process creating the file in between would
+        // make it look like a database of another program.
+        conn.execute_batch("BEGIN")?;
+        let read = conn
+            .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))
+            .and_then(|version| {
+                let tables = conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                    r.get::<_, i64>(0)
+                })?;
+                Ok((version, tables))
+            });
+        conn.execute_batch("COMMIT")?;
+        let (version, tables) = read?;
+        if version == 0 && tables > 0 {
             return Err(Error::new(
                 Code::NotADatabase,
                 "is an SQLite database of another program; it was left untouched",

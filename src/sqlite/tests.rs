@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
 use super::*;
+use crate::backend_contract::{ids, put};
 use crate::codec::Value;
 
 /// A fresh directory under the target dir, removed at the end of the test.
@@ -28,22 +29,6 @@ impl Drop for TempDir {
     }
 }
 
-fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
-    KeyWrite {
-        kind: kind.into(),
-        id: id.into(),
-        value: Some(value.to_vec()),
-    }
-}
-
-fn del(kind: &str, id: &str) -> KeyWrite {
-    KeyWrite {
-        kind: kind.into(),
-        id: id.into(),
-        value: None,
-    }
-}
-
 fn open(path: &Path, session: &str) -> SqliteBackend {
     SqliteBackend::open(
         path,
@@ -55,42 +40,28 @@ fn open(path: &Path, session: &str) -> SqliteBackend {
     .unwrap()
 }
 
-fn ids(v: &[&str]) -> Vec<String> {
-    v.iter().map(|s| s.to_string()).collect()
+/// A fresh file, removed with this value.
+struct Store(TempDir);
+
+impl Store {
+    fn open(&self, session: &str) -> Box<dyn Backend> {
+        Box::new(open(&self.0.file("auth.db"), session))
+    }
 }
 
-#[test]
-fn get_set_delete_clear() {
-    let dir = TempDir::new("crud");
-    let mut db = open(&dir.file("a/b/auth.db"), "default");
-    assert_eq!(db.get("pre-key", &ids(&["1"])).unwrap(), vec![]);
-    let results = db.apply(&[Mutation::Keys(vec![
-        put("pre-key", "1", b"one"),
-        put("pre-key", "2", b"two"),
-        put("session", "1", b"s"),
-    ])]);
-    assert_eq!(results, vec![Ok(())]);
-    let mut got = db.get("pre-key", &ids(&["1", "2", "3"])).unwrap();
-    got.sort();
-    assert_eq!(
-        got,
-        vec![("1".into(), b"one".to_vec()), ("2".into(), b"two".to_vec())]
-    );
-    db.apply(&[Mutation::Keys(vec![
-        del("pre-key", "1"),
-        put("pre-key", "2", b"2!"),
-    ])]);
-    assert_eq!(
-        db.get("pre-key", &ids(&["1", "2"])).unwrap(),
-        vec![("2".into(), b"2!".to_vec())]
-    );
-    db.apply(&[Mutation::Creds(b"creds".to_vec())]);
-    db.apply(&[Mutation::Clear]);
-    assert_eq!(db.get("pre-key", &ids(&["2"])).unwrap(), vec![]);
-    assert_eq!(db.get("session", &ids(&["1"])).unwrap(), vec![]);
-    // Clear keeps the creds.
-    assert_eq!(db.load_creds().unwrap(), Some(b"creds".to_vec()));
+fn fresh(name: &str) -> Option<Store> {
+    Some(Store(TempDir::new(name)))
 }
+
+crate::backend_contract!(fresh;
+    get_set_delete_clear,
+    batches_apply_whole_or_not_at_all,
+    sessions_are_isolated_and_survive_reopen,
+    list_pages_in_id_order,
+    one_live_lease_per_session,
+    a_lapsed_lease_is_taken,
+    replace_sessions_counts_and_delete,
+);
 
 #[test]
 fn a_failing_mutation_leaves_nothing_and_spares_its_neighbours() {
@@ -136,53 +107,6 @@ fn a_failing_mutation_leaves_nothing_and_spares_its_neighbours() {
         db.get("session", &ids(&["keep"])).unwrap(),
         vec![("keep".into(), b"old".to_vec())]
     );
-}
-
-#[test]
-fn sessions_are_isolated_and_survive_reopen() {
-    let dir = TempDir::new("sessions");
-    let path = dir.file("auth.db");
-    {
-        let mut a = open(&path, "a");
-        let mut b = open(&path, "b");
-        a.apply(&[
-            Mutation::Keys(vec![put("t", "x", b"A")]),
-            Mutation::Creds(b"ca".to_vec()),
-        ]);
-        b.apply(&[Mutation::Keys(vec![put("t", "x", b"B")])]);
-        b.apply(&[Mutation::Clear]);
-        assert_eq!(
-            a.get("t", &ids(&["x"])).unwrap(),
-            vec![("x".into(), b"A".to_vec())]
-        );
-        assert_eq!(b.load_creds().unwrap(), None);
-    }
-    let mut a = open(&path, "a");
-    assert_eq!(
-        a.get("t", &ids(&["x"])).unwrap(),
-        vec![("x".into(), b"A".to_vec())]
-    );
-    assert_eq!(a.load_creds().unwrap(), Some(b"ca".to_vec()));
-}
-
-#[test]
-fn list_pages_in_id_order() {
-    let dir = TempDir::new("list");
-    let mut db = open(&dir.file("auth.db"), "default");
-    let writes = (0..10)
-        .map(|i| put("k", &format!("{i:02}"), &[i]))
-        .collect();
-    db.apply(&[Mutation::Keys(writes)]);
-    let first = db.list("k", None, 4, true).unwrap();
-    assert_eq!(first.len(), 4);
-    assert_eq!(first[0], ("00".into(), vec![0]));
-    let next = db.list("k", Some("03"), 100, false).unwrap();
-    assert_eq!(
-        next.iter().map(|e| e.0.as_str()).collect::<Vec<_>>(),
-        ["04", "05", "06", "07", "08", "09"]
-    );
-    assert!(next.iter().all(|e| e.1.is_empty()));
-    assert!(db.list("other", None, 10, true).unwrap().is_empty());
 }
 
 #[test]
@@ -274,105 +198,6 @@ fn new_files_are_private() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o700);
-}
-
-fn lease(token: &str) -> Lease {
-    Lease {
-        token: token.into(),
-        pid: 1,
-        host: "here".into(),
-        ttl_ms: 60_000,
-    }
-}
-
-#[test]
-fn one_live_lease_per_session() {
-    let dir = TempDir::new("lease");
-    let path = dir.file("auth.db");
-    let mut a = open(&path, "s");
-    let mut b = open(&path, "s");
-    let mut other = open(&path, "t");
-    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
-    let held = b.acquire(&lease("b"), &Takeover::Never).unwrap().unwrap();
-    assert_eq!((held.token.as_str(), held.host.as_str()), ("a", "here"));
-    // Another session is free, and the holder may take its own lease again.
-    assert_eq!(other.acquire(&lease("c"), &Takeover::Never).unwrap(), None);
-    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
-    // Taking over from a holder that is not the one named is refused.
-    assert!(b
-        .acquire(&lease("b"), &Takeover::From("x".into()))
-        .unwrap()
-        .is_some());
-    assert_eq!(
-        b.acquire(&lease("b"), &Takeover::From("a".into())).unwrap(),
-        None
-    );
-    // The old holder can no longer write or renew; the new one can.
-    let write = [Mutation::Keys(vec![put("session", "1", b"x")])];
-    assert_eq!(
-        a.apply(&write)[0].as_ref().unwrap_err().code,
-        Code::LeaseLost
-    );
-    assert_eq!(a.renew().unwrap_err().code, Code::LeaseLost);
-    assert!(b.apply(&write)[0].is_ok());
-    b.renew().unwrap();
-    assert_eq!(a.get("session", &ids(&["1"])).unwrap().len(), 1);
-    // Release frees it; closing releases it too.
-    b.release().unwrap();
-    assert_eq!(a.acquire(&lease("a2"), &Takeover::Never).unwrap(), None);
-    drop(a);
-    assert_eq!(b.acquire(&lease("b2"), &Takeover::Never).unwrap(), None);
-}
-
-#[test]
-fn a_lapsed_lease_is_taken() {
-    let dir = TempDir::new("lapse");
-    let path = dir.file("auth.db");
-    let mut a = open(&path, "s");
-    let mut b = open(&path, "s");
-    let short = Lease {
-        ttl_ms: 1,
-        ..lease("a")
-    };
-    assert_eq!(a.acquire(&short, &Takeover::Never).unwrap(), None);
-    std::thread::sleep(Duration::from_millis(5));
-    assert_eq!(b.acquire(&lease("b"), &Takeover::Never).unwrap(), None);
-    std::mem::forget(a); // a crashed holder: nothing released
-}
-
-#[test]
-fn replace_sessions_counts_and_delete() {
-    let dir = TempDir::new("replace");
-    let path = dir.file("auth.db");
-    let mut a = open(&path, "a");
-    let mut b = open(&path, "b");
-    let r = a.apply(&[Mutation::Keys(vec![
-        put("session", "old", b"1"),
-        put("pre-key", "1", b"22"),
-    ])]);
-    assert!(r[0].is_ok());
-    let r = a.apply(&[Mutation::Replace {
-        creds: Some(b"creds".to_vec()),
-        keys: vec![put("session", "new", b"333"), put("session", "n2", b"4")],
-    }]);
-    assert!(r[0].is_ok());
-    assert_eq!(a.load_creds().unwrap().unwrap(), b"creds");
-    assert_eq!(a.get("session", &ids(&["old", "new"])).unwrap().len(), 1);
-    let counts = a.counts().unwrap();
-    assert_eq!(counts.len(), 1);
-    assert_eq!((counts[0].count, counts[0].bytes), (2, 4));
-    assert!(b.apply(&[Mutation::Creds(b"c".to_vec())])[0].is_ok());
-    a.acquire(&lease("a"), &Takeover::Never).unwrap();
-    let sessions = a.sessions().unwrap();
-    let names: Vec<_> = sessions.iter().map(|s| s.session_id.as_str()).collect();
-    assert_eq!(names, ["a", "b"]);
-    assert_eq!((sessions[0].keys, sessions[0].has_creds), (2, true));
-    assert_eq!(sessions[0].holder.as_ref().unwrap().token, "a");
-    assert!(sessions[1].holder.is_none());
-    assert!(a.delete_session().unwrap());
-    assert!(!a.delete_session().unwrap());
-    assert_eq!(b.sessions().unwrap().len(), 1);
-    assert!(b.integrity().unwrap().is_empty());
 }
 
 #[test]

@@ -1,0 +1,197 @@
+// Server stores under faults: the connection cut while a large keys.set is in flight, an
+// unreachable server, and the options and tools that only make sense for one kind of store.
+
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { after, describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+
+import { backup, ErrorCode, restore, useRustAuthState, deleteSession, listSessions } from '../index.js'
+import {
+  dropRunData,
+  POSTGRES_URL,
+  psql,
+  REDIS_URL,
+  redisCli,
+  RUN_PREFIX,
+  RUN_SCHEMA,
+  serverUp,
+} from './helpers/servers.mjs'
+
+after(dropRunData)
+
+/** A keys.set of several types, large enough to be in flight for a while. */
+function bigSet() {
+  const data = { session: {}, 'pre-key': {}, 'sender-key': {} }
+  for (let i = 0; i < 4000; i++) {
+    data.session[`${i}.0`] = Buffer.alloc(600, i % 256)
+    data['pre-key'][i] = { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) }
+  }
+  data['sender-key']['group::1'] = Buffer.alloc(100, 3)
+  return data
+}
+
+/** Polls `find` until it returns a truthy value; fails after `ms`. */
+async function until(what, find, ms = 10_000) {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    const found = find()
+    if (found) return found
+    await sleep(10)
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+/**
+ * The contract under a cut connection: the set rejects with ERR_UNAVAILABLE, nothing of it is
+ * visible, and the same store works again (it reconnects).
+ */
+async function cutMidSet(url, options, { hold, cut, release }) {
+  const store = await useRustAuthState(url, options)
+  const { keys } = store.state
+  try {
+    await keys.set({ session: { before: Buffer.from('kept') } })
+    await hold()
+    const data = bigSet()
+    const set = keys.set(data)
+    const outcome = set.then(
+      () => null,
+      (err) => err,
+    )
+    try {
+      await cut()
+    } finally {
+      await release()
+    }
+    const err = await outcome
+    assert.ok(err, 'the set whose connection was cut rejects')
+    assert.equal(err.code, ErrorCode.ERR_UNAVAILABLE, err.message)
+
+    // Nothing of it, and what was there before is intact.
+    const got = await keys.get('session', ['before', '0.0', '3999.0'])
+    assert.deepStrictEqual(Object.keys(got), ['before'])
+    assert.deepStrictEqual(await keys.get('pre-key', ['0', '3999']), {})
+    assert.deepStrictEqual(await keys.get('sender-key', ['group::1']), {})
+    const health = await store.health()
+    assert.deepStrictEqual(Object.keys(health.counts), ['session'])
+    assert.equal(health.integrity, 'ok')
+
+    // The store works again: the same set now goes through whole.
+    await keys.set(data)
+    const back = await keys.get('pre-key', ['0', '3999'])
+    assert.equal(Object.keys(back).length, 2)
+    assert.equal((await store.health()).keys, 8002)
+  } finally {
+    await store.close()
+  }
+}
+
+describe('postgres', () => {
+  if (!serverUp('postgres')) return
+  const clientName = `bra-fault-${process.pid}`
+
+  test('a connection terminated mid-set rejects it, writes nothing of it, and the store reconnects', async () => {
+    let holder = null
+    await cutMidSet(
+      POSTGRES_URL,
+      { schema: RUN_SCHEMA, sessionId: 'cut', clientName },
+      {
+        // Another client holds the key table: the set waits inside its transaction.
+        hold: async () => {
+          holder = spawn('psql', [
+            POSTGRES_URL,
+            '-AtX',
+            '-c',
+            `BEGIN; LOCK TABLE ${RUN_SCHEMA}.key IN EXCLUSIVE MODE; SELECT pg_sleep(20) /* bra-holder-${process.pid} */;`,
+          ])
+          await until('the lock', () =>
+            psql(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%bra-holder-${process.pid}%' AND wait_event = 'PgSleep'`),
+          )
+        },
+        cut: () =>
+          until('the set waiting on its lock', () =>
+            psql(
+              `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+               WHERE application_name = '${clientName}' AND wait_event_type = 'Lock'`,
+            ),
+          ),
+        release: async () => {
+          holder?.kill()
+          psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%bra-holder-${process.pid}%' AND pid <> pg_backend_pid()`)
+        },
+      },
+    )
+  })
+
+  test('an unreachable server rejects opening with ERR_UNAVAILABLE', async () => {
+    await assert.rejects(useRustAuthState('postgres://127.0.0.1:9/test'), { code: ErrorCode.ERR_UNAVAILABLE })
+  })
+
+  test('file-only tools refuse a server store, pointing to exportJson', async () => {
+    await assert.rejects(backup(POSTGRES_URL, '/tmp/never.bak'), (err) => err.code === ErrorCode.ERR_INVALID_ARGUMENT && /exportJson/.test(err.message))
+    await assert.rejects(restore('/tmp/never.bak', POSTGRES_URL), { code: ErrorCode.ERR_INVALID_ARGUMENT })
+    await assert.rejects(deleteSession(POSTGRES_URL, 'x', { schema: RUN_SCHEMA, backup: true }), { code: ErrorCode.ERR_INVALID_ARGUMENT })
+    // Without a backup asked for, deleting works (there is no file to copy first).
+    const store = await useRustAuthState(POSTGRES_URL, { schema: RUN_SCHEMA, sessionId: 'doomed' })
+    await store.close()
+    assert.deepStrictEqual(await deleteSession(POSTGRES_URL, 'doomed', { schema: RUN_SCHEMA }), { deleted: true, backup: null })
+    assert.ok(!(await listSessions(POSTGRES_URL, { schema: RUN_SCHEMA })).some((s) => s.sessionId === 'doomed'))
+  })
+})
+
+describe('redis', () => {
+  if (!serverUp('redis')) return
+  const clientName = `bra-fault-${process.pid}`
+
+  test('a connection killed mid-set rejects it, writes nothing of it, and the store reconnects', async () => {
+    await cutMidSet(
+      REDIS_URL,
+      { prefix: RUN_PREFIX, sessionId: 'cut', clientName },
+      {
+        // Paused writes keep the script in the server, received but not run.
+        hold: async () => redisCli('CLIENT', 'PAUSE', '10000', 'WRITE'),
+        cut: async () => {
+          const line = await until('the set waiting in the server', () =>
+            redisCli('CLIENT', 'LIST')
+              .split('\n')
+              .find((l) => l.includes(` name=${clientName} `) && l.includes('cmd=evalsha')),
+          )
+          redisCli('CLIENT', 'KILL', 'ID', line.match(/^id=(\d+)/)[1])
+        },
+        release: async () => redisCli('CLIENT', 'UNPAUSE'),
+      },
+    )
+  })
+
+  test('an unreachable server rejects opening with ERR_UNAVAILABLE', async () => {
+    await assert.rejects(useRustAuthState('redis://127.0.0.1:9'), { code: ErrorCode.ERR_UNAVAILABLE })
+  })
+
+  test('redisWait rejects a write fewer replicas acknowledged with ERR_NOT_REPLICATED', async () => {
+    const store = await useRustAuthState(REDIS_URL, { prefix: RUN_PREFIX, sessionId: 'wait', redisWait: { replicas: 0, timeoutMs: 10 } })
+    await store.close()
+    const waiting = useRustAuthState(REDIS_URL, { prefix: RUN_PREFIX, sessionId: 'wait', redisWait: { replicas: 1, timeoutMs: 10 } })
+    await assert.rejects(waiting.then((s) => s.state.keys.set({ t: { 1: 'x' } }).finally(s.close)), {
+      code: ErrorCode.ERR_NOT_REPLICATED,
+    })
+  })
+})
+
+test('server options are checked against the kind of location', async () => {
+  const cases = [
+    ['auth.db', { schema: 'x' }],
+    ['auth.db', { prefix: 'x:' }],
+    ['auth.db', { clientName: 'x' }],
+    [POSTGRES_URL, { prefix: 'x:' }],
+    [POSTGRES_URL, { schema: 'Has-Caps' }],
+    [POSTGRES_URL, { clientName: 'has space' }],
+    [REDIS_URL, { schema: 'x' }],
+    [REDIS_URL, { prefix: '{tag}' }],
+    [REDIS_URL, { prefix: '' }],
+    [REDIS_URL, { redisWait: { replicas: -1, timeoutMs: 10 } }],
+    [POSTGRES_URL, { redisWait: { replicas: 1, timeoutMs: 10 } }],
+  ]
+  for (const [location, options] of cases) {
+    await assert.rejects(useRustAuthState(location, options), { code: ErrorCode.ERR_INVALID_ARGUMENT }, JSON.stringify(options))
+  }
+})

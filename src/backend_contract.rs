@@ -1,0 +1,299 @@
+//! What every `Backend` must do, written once and run on each engine: SQLite, and the
+//! PostgreSQL and Redis servers. `open(session)` gives a new connection to one shared store.
+
+use std::time::Duration;
+
+use crate::backend::{Backend, KeyWrite, Lease, Mutation, Takeover};
+use crate::error::Code;
+
+pub type Open<'a> = &'a dyn Fn(&str) -> Box<dyn Backend>;
+
+pub fn put(kind: &str, id: &str, value: &[u8]) -> KeyWrite {
+    KeyWrite {
+        kind: kind.into(),
+        id: id.into(),
+        value: Some(value.to_vec()),
+    }
+}
+
+pub fn del(kind: &str, id: &str) -> KeyWrite {
+    KeyWrite {
+        kind: kind.into(),
+        id: id.into(),
+        value: None,
+    }
+}
+
+pub fn ids(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn lease(token: &str) -> Lease {
+    Lease {
+        token: token.into(),
+        pid: 1,
+        host: "here".into(),
+        ttl_ms: 60_000,
+    }
+}
+
+fn sorted(mut v: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    v.sort();
+    v
+}
+
+pub fn get_set_delete_clear(open: Open) {
+    let mut db = open("default");
+    assert_eq!(db.get("pre-key", &ids(&["1"])).unwrap(), vec![]);
+    assert_eq!(db.load_creds().unwrap(), None);
+    let results = db.apply(&[Mutation::Keys(vec![
+        put("pre-key", "1", b"one"),
+        put("pre-key", "2", b"two"),
+        put("session", "1", b"s"),
+        put("odd:{type}%", "id with : and {braces}", b""),
+    ])]);
+    assert_eq!(results, vec![Ok(())]);
+    assert_eq!(
+        sorted(db.get("pre-key", &ids(&["1", "2", "3"])).unwrap()),
+        vec![("1".into(), b"one".to_vec()), ("2".into(), b"two".to_vec())]
+    );
+    assert_eq!(
+        db.get("odd:{type}%", &ids(&["id with : and {braces}"]))
+            .unwrap(),
+        vec![("id with : and {braces}".into(), vec![])]
+    );
+    // The last write of a key in one call wins.
+    db.apply(&[Mutation::Keys(vec![
+        del("pre-key", "1"),
+        put("pre-key", "2", b"2?"),
+        put("pre-key", "2", b"2!"),
+    ])]);
+    assert_eq!(
+        db.get("pre-key", &ids(&["1", "2"])).unwrap(),
+        vec![("2".into(), b"2!".to_vec())]
+    );
+    db.apply(&[Mutation::Creds(b"creds".to_vec())]);
+    db.apply(&[Mutation::Clear]);
+    assert_eq!(db.get("pre-key", &ids(&["2"])).unwrap(), vec![]);
+    assert_eq!(db.get("session", &ids(&["1"])).unwrap(), vec![]);
+    assert!(db.counts().unwrap().is_empty());
+    // Clear keeps the creds.
+    assert_eq!(db.load_creds().unwrap(), Some(b"creds".to_vec()));
+}
+
+/// A batch of several mutations (group commit) applies each; a lost lease fails them all,
+/// writing nothing.
+pub fn batches_apply_whole_or_not_at_all(open: Open) {
+    let mut a = open("s");
+    let mut b = open("s");
+    let results = a.apply(&[
+        Mutation::Keys(vec![put("session", "a", b"a"), put("pre-key", "1", b"k")]),
+        Mutation::Creds(b"c1".to_vec()),
+        Mutation::Keys(vec![del("pre-key", "1"), put("sender-key", "g", b"g")]),
+        Mutation::Creds(b"c2".to_vec()),
+    ]);
+    assert_eq!(results, vec![Ok(()), Ok(()), Ok(()), Ok(())]);
+    assert_eq!(b.load_creds().unwrap(), Some(b"c2".to_vec()));
+    assert_eq!(b.get("pre-key", &ids(&["1"])).unwrap(), vec![]);
+    assert_eq!(b.get("sender-key", &ids(&["g"])).unwrap().len(), 1);
+
+    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    assert_eq!(b.acquire(&lease("b"), &Takeover::Always).unwrap(), None);
+    let results = a.apply(&[
+        Mutation::Keys(vec![put("session", "late", b"x")]),
+        Mutation::Creds(b"late".to_vec()),
+    ]);
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().unwrap_err().code == Code::LeaseLost));
+    assert_eq!(b.get("session", &ids(&["late"])).unwrap(), vec![]);
+    assert_eq!(b.load_creds().unwrap(), Some(b"c2".to_vec()));
+}
+
+pub fn sessions_are_isolated_and_survive_reopen(open: Open) {
+    {
+        let mut a = open("a");
+        let mut b = open("b");
+        a.apply(&[
+            Mutation::Keys(vec![put("t", "x", b"A")]),
+            Mutation::Creds(b"ca".to_vec()),
+        ]);
+        b.apply(&[Mutation::Keys(vec![put("t", "x", b"B")])]);
+        b.apply(&[Mutation::Clear]);
+        assert_eq!(
+            a.get("t", &ids(&["x"])).unwrap(),
+            vec![("x".into(), b"A".to_vec())]
+        );
+        assert_eq!(b.load_creds().unwrap(), None);
+    }
+    let mut a = open("a");
+    assert_eq!(
+        a.get("t", &ids(&["x"])).unwrap(),
+        vec![("x".into(), b"A".to_vec())]
+    );
+    assert_eq!(a.load_creds().unwrap(), Some(b"ca".to_vec()));
+}
+
+pub fn list_pages_in_id_order(open: Open) {
+    let mut db = open("default");
+    // Byte order: "B" < "a" < "é", whatever the server's locale.
+    let mut expected: Vec<String> = (0..600).map(|i| format!("{i:04}")).collect();
+    expected.extend(["B", "a", "é"].map(String::from));
+    let writes = expected.iter().rev().map(|id| put("k", id, id.as_bytes()));
+    db.apply(&[Mutation::Keys(writes.collect())]);
+    let first = db.list("k", None, 4, true).unwrap();
+    assert_eq!(first[0], ("0000".into(), b"0000".to_vec()));
+    let mut listed = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = db.list("k", after.as_deref(), 256, false).unwrap();
+        assert!(page.iter().all(|e| e.1.is_empty()));
+        listed.extend(page.iter().map(|e| e.0.clone()));
+        if page.len() < 256 {
+            break;
+        }
+        after = page.last().map(|e| e.0.clone());
+    }
+    assert_eq!(listed, expected);
+    assert!(db.list("other", None, 10, true).unwrap().is_empty());
+}
+
+pub fn one_live_lease_per_session(open: Open) {
+    let mut a = open("s");
+    let mut b = open("s");
+    let mut other = open("t");
+    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    let held = b.acquire(&lease("b"), &Takeover::Never).unwrap().unwrap();
+    assert_eq!((held.token.as_str(), held.host.as_str()), ("a", "here"));
+    assert_eq!((held.pid, held.ttl_ms), (1, 60_000));
+    // Another session is free, and the holder may take its own lease again.
+    assert_eq!(other.acquire(&lease("c"), &Takeover::Never).unwrap(), None);
+    assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    // Taking over from a holder that is not the one named is refused.
+    assert!(b
+        .acquire(&lease("b"), &Takeover::From("x".into()))
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        b.acquire(&lease("b"), &Takeover::From("a".into())).unwrap(),
+        None
+    );
+    // The old holder can no longer write, renew or delete; the new one can.
+    let write = [Mutation::Keys(vec![put("session", "1", b"x")])];
+    assert_eq!(
+        a.apply(&write)[0].as_ref().unwrap_err().code,
+        Code::LeaseLost
+    );
+    assert_eq!(a.renew().unwrap_err().code, Code::LeaseLost);
+    assert_eq!(a.delete_session().unwrap_err().code, Code::LeaseLost);
+    assert!(b.apply(&write)[0].is_ok());
+    b.renew().unwrap();
+    assert_eq!(a.get("session", &ids(&["1"])).unwrap().len(), 1);
+    // Release frees it; closing releases it too.
+    b.release().unwrap();
+    assert_eq!(a.acquire(&lease("a2"), &Takeover::Never).unwrap(), None);
+    drop(a);
+    assert_eq!(b.acquire(&lease("b2"), &Takeover::Never).unwrap(), None);
+}
+
+pub fn a_lapsed_lease_is_taken(open: Open) {
+    let mut a = open("s");
+    let mut b = open("s");
+    let short = Lease {
+        ttl_ms: 1,
+        ..lease("a")
+    };
+    assert_eq!(a.acquire(&short, &Takeover::Never).unwrap(), None);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(b.acquire(&lease("b"), &Takeover::Never).unwrap(), None);
+    assert_eq!(
+        a.apply(&[Mutation::Clear])[0].as_ref().unwrap_err().code,
+        Code::LeaseLost
+    );
+    std::mem::forget(a); // a crashed holder: nothing released
+}
+
+pub fn replace_sessions_counts_and_delete(open: Open) {
+    let mut a = open("a");
+    let mut b = open("b");
+    let r = a.apply(&[Mutation::Keys(vec![
+        put("session", "old", b"1"),
+        put("pre-key", "1", b"22"),
+    ])]);
+    assert!(r[0].is_ok());
+    let r = a.apply(&[Mutation::Replace {
+        creds: Some(b"creds".to_vec()),
+        keys: vec![put("session", "new", b"333"), put("session", "n2", b"4")],
+    }]);
+    assert!(r[0].is_ok());
+    assert_eq!(a.load_creds().unwrap().unwrap(), b"creds");
+    assert_eq!(a.get("session", &ids(&["old", "new"])).unwrap().len(), 1);
+    let counts = a.counts().unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        (counts[0].kind.as_str(), counts[0].count, counts[0].bytes),
+        ("session", 2, 4)
+    );
+    assert!(b.apply(&[Mutation::Creds(b"c".to_vec())])[0].is_ok());
+    a.acquire(&lease("a"), &Takeover::Never).unwrap();
+    let sessions = a.sessions().unwrap();
+    let names: Vec<_> = sessions.iter().map(|s| s.session_id.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(
+        (sessions[0].keys, sessions[0].bytes, sessions[0].has_creds),
+        (2, 4, true)
+    );
+    assert!(sessions[0].created_ms > 0 && sessions[0].updated_ms >= sessions[0].created_ms);
+    assert_eq!(sessions[0].holder.as_ref().unwrap().token, "a");
+    assert!(sessions[1].holder.is_none());
+    assert!(a.integrity().unwrap().is_empty());
+    assert!(a.delete_session().unwrap());
+    assert!(!a.delete_session().unwrap());
+    assert_eq!(b.sessions().unwrap().len(), 1);
+    assert_eq!(a.load_creds().unwrap(), None);
+    assert!(a.counts().unwrap().is_empty());
+    assert!(b.integrity().unwrap().is_empty());
+    // A deleted session is made anew by its next write.
+    assert!(a.apply(&[Mutation::Keys(vec![put("t", "1", b"v")])])[0].is_ok());
+    assert_eq!(a.get("t", &ids(&["1"])).unwrap().len(), 1);
+}
+
+/// Server stores have no file to copy: snapshot refuses, pointing to the JSON export.
+pub fn snapshot_is_refused(open: Open) {
+    let mut a = open("s");
+    let err = a
+        .snapshot(std::path::Path::new("/nonexistent"), false, &|_, _| {})
+        .unwrap_err();
+    assert_eq!(err.code, Code::InvalidArgument);
+    assert!(err.message.contains("exportJson"), "{}", err.message);
+}
+
+/// Runs every test above on one engine; `fresh()` makes an opener of a new, empty store.
+#[macro_export]
+macro_rules! backend_contract {
+    ($fresh:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let Some(store) = $fresh(stringify!($name)) else { return };
+                $crate::backend_contract::$name(&|session| store.open(session));
+            }
+        )*
+    };
+}
+
+/// Whether the server at `addr` answers; `false` (the test skipped, with a message) when it
+/// does not, unless CI is set, where a missing server fails the run.
+pub fn server_up(name: &str, addr: &str, start: &str) -> bool {
+    let up = addr
+        .parse()
+        .ok()
+        .and_then(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
+        .is_some();
+    if !up {
+        let message = format!("{name} is not running on {addr}; start it with `{start}`");
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("skipped: {message}");
+    }
+    up
+}

@@ -1,0 +1,694 @@
+//! The PostgreSQL backend: the SQLite tables in a schema of their own, one transaction per
+//! write batch, connections pooled per server across the stores of the process.
+//!
+//! Times (`created_ms`, lease renewals and lapses) are read from the server's clock, so that
+//! processes on hosts whose clocks disagree still agree on when a lease lapsed.
+
+mod schema;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
+};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{NoTls, Row};
+
+pub use schema::VERSION as SCHEMA_VERSION;
+
+use crate::backend::{
+    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
+};
+use crate::error::{Code, Error, Result};
+use crate::server::{
+    self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
+};
+
+const SERVER: &str = "PostgreSQL";
+
+/// The schema used when none is configured.
+pub const DEFAULT_SCHEMA: &str = "baileys_auth";
+
+/// Connections per server and options. A store uses one at a time, so this bounds how many
+/// stores of one process write at once, not how many can be open.
+const POOL_SIZE: usize = 16;
+
+/// Milliseconds since the epoch on the server's clock.
+macro_rules! now_ms {
+    () => {
+        "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+    };
+}
+
+pub struct PostgresBackend {
+    pool: Pool,
+    session: String,
+    /// Row id of the session, once it exists in a committed transaction.
+    session_id: Option<i64>,
+    /// The token of the lease this store holds on the session.
+    lease: Option<String>,
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Self {
+        let Some(db) = err.as_db_error() else {
+            // No answer from the server: the socket failed, closed or timed out.
+            return unavailable(SERVER, &err);
+        };
+        let state = db.code().code();
+        let code = match state {
+            // Connection exceptions, and a backend terminated or the server shutting down.
+            s if s.starts_with("08") || s.starts_with("57P") => Code::Unavailable,
+            "53100" => Code::DiskFull,
+            "55P03" | "40001" | "40P01" => Code::Busy,
+            "54000" => Code::ValueTooLarge,
+            "25006" => Code::ReadOnly,
+            // Missing database or role, refused login or privilege.
+            "3D000" | "28000" | "28P01" | "42501" => Code::CannotOpen,
+            _ => Code::Io,
+        };
+        match code {
+            Code::Unavailable => unavailable(SERVER, db.message()),
+            Code::Busy => Error::new(
+                code,
+                format!(
+                    "{SERVER}: a row stayed locked by another connection ({state}: {})",
+                    db.message()
+                ),
+            ),
+            _ => Error::new(code, format!("{SERVER}: {state}: {}", db.message())),
+        }
+    }
+}
+
+impl From<PoolError> for Error {
+    fn from(err: PoolError) -> Self {
+        match err {
+            PoolError::Backend(e) => e.into(),
+            PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => Error::new(
+                Code::Busy,
+                format!(
+                    "every one of the {POOL_SIZE} {SERVER} connections of this process stayed busy"
+                ),
+            ),
+            PoolError::Timeout(_) => unavailable(SERVER, "timed out connecting"),
+            PoolError::Closed => Error::closed(),
+            other => Error::new(Code::Io, format!("{SERVER}: {other}")),
+        }
+    }
+}
+
+/// Schema names are plain identifiers: they go into SQL and connection options unquoted.
+pub fn check_schema(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 63
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "schema '{name}' must be a lowercase identifier: a-z, 0-9 and _, not starting with a digit, at most 63 characters"
+        )))
+    }
+}
+
+/// The pool of the server and options, shared by every store that names them.
+fn pool(url: &str, options: &ServerOptions) -> Result<Pool> {
+    static POOLS: OnceLock<Mutex<HashMap<String, Pool>>> = OnceLock::new();
+    let lock_ms = options.busy_timeout.as_millis().max(1);
+    let key = format!(
+        "{url}\n{}\n{}\n{lock_ms}",
+        options.namespace, options.client_name
+    );
+    server::shared(&POOLS, key, || {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| Error::invalid(format!("not a PostgreSQL URL: {e}")))?;
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(Error::invalid(
+                "sslmode=require is not supported: this build connects without TLS (use a local or otherwise trusted network)",
+            ));
+        }
+        config
+            .application_name(&options.client_name)
+            // Unqualified names resolve in the store's schema only; a lock waited for longer
+            // than the busy timeout fails the call with Busy, as SQLite's does.
+            .options(format!(
+                "-c search_path={} -c lock_timeout={lock_ms}",
+                options.namespace
+            ))
+            .connect_timeout(CONNECT_TIMEOUT);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.busy_timeout))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .build()
+            .map_err(|e| Error::new(Code::Internal, format!("{SERVER} pool: {e}")))
+    })
+}
+
+/// Creates the schema or brings it up to date. Under an advisory lock: processes opening a
+/// new schema at once migrate it one after the other.
+async fn migrate(client: &mut deadpool_postgres::Client, schema_name: &str) -> Result<()> {
+    if let Some(version) = version(client).await? {
+        if version == schema::VERSION {
+            return Ok(());
+        }
+    }
+    let tx = client.transaction().await?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('baileys-rust-auth/' || $1))",
+        &[&schema_name],
+    )
+    .await?;
+    let exists = tx
+        .query_opt(
+            "SELECT 1 FROM pg_namespace WHERE nspname = $1",
+            &[&schema_name],
+        )
+        .await?
+        .is_some();
+    if !exists {
+        tx.batch_execute(&format!("CREATE SCHEMA \"{schema_name}\""))
+            .await?;
+    }
+    let version = match version(&tx).await? {
+        Some(v) => v,
+        None => {
+            let tables: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM pg_tables WHERE schemaname = $1",
+                    &[&schema_name],
+                )
+                .await?
+                .get(0);
+            if tables > 0 {
+                return Err(Error::new(
+                    Code::NotADatabase,
+                    format!("schema '{schema_name}' holds tables of another program; it was left untouched"),
+                ));
+            }
+            tx.batch_execute(
+                "CREATE TABLE schema_version (version integer NOT NULL);
+                 INSERT INTO schema_version VALUES (0);",
+            )
+            .await?;
+            0
+        }
+    };
+    if version > schema::VERSION {
+        return Err(Error::new(
+            Code::SchemaTooNew,
+            format!(
+                "schema '{schema_name}' is at version {version}, newer than this library's ({}); upgrade baileys-rust-auth. It was left untouched",
+                schema::VERSION
+            ),
+        ));
+    }
+    for sql in &schema::MIGRATIONS[version as usize..] {
+        tx.batch_execute(sql).await?;
+    }
+    tx.execute(
+        "UPDATE schema_version SET version = $1",
+        &[&schema::VERSION],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The schema's version, `None` if it has no `schema_version` table.
+async fn version(client: &impl deadpool_postgres::GenericClient) -> Result<Option<i32>> {
+    let found = client
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+        .await?
+        .get::<_, bool>(0);
+    if !found {
+        return Ok(None);
+    }
+    let row = client
+        .query_one("SELECT max(version) FROM schema_version", &[])
+        .await?;
+    Ok(Some(row.get::<_, Option<i32>>(0).unwrap_or(0)))
+}
+
+/// The last write of each key: one statement may touch a row only once.
+fn last_writes(writes: &[KeyWrite]) -> (Vec<&KeyWrite>, Vec<&KeyWrite>) {
+    let mut last: HashMap<(&str, &str), &KeyWrite> = HashMap::with_capacity(writes.len());
+    for w in writes {
+        last.insert((&w.kind, &w.id), w);
+    }
+    last.into_values().partition(|w| w.value.is_some())
+}
+
+/// Every key write of a mutation in one statement, so one round trip however many keys.
+async fn write_keys(tx: &Transaction<'_>, session: i64, writes: &[KeyWrite]) -> Result<()> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let (puts, deletes) = last_writes(writes);
+    let column = |ws: &[&KeyWrite], f: fn(&KeyWrite) -> &str| -> Vec<String> {
+        ws.iter().map(|w| f(w).to_owned()).collect()
+    };
+    let values: Vec<&[u8]> = puts.iter().filter_map(|w| w.value.as_deref()).collect();
+    let stmt = tx
+        .prepare_cached(
+            "WITH gone AS (
+                DELETE FROM key WHERE session = $1
+                AND (type, id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+             )
+             INSERT INTO key (session, type, id, value)
+             SELECT $1, * FROM unnest($4::text[], $5::text[], $6::bytea[])
+             ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &session,
+            &column(&deletes, |w| &w.kind),
+            &column(&deletes, |w| &w.id),
+            &column(&puts, |w| &w.kind),
+            &column(&puts, |w| &w.id),
+            &values,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn set_creds(tx: &Transaction<'_>, session: i64, creds: Option<&[u8]>) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(concat!(
+            "UPDATE session SET creds = $2, updated_ms = ",
+            now_ms!(),
+            " WHERE id = $1"
+        ))
+        .await?;
+    tx.execute(&stmt, &[&session, &creds]).await?;
+    Ok(())
+}
+
+async fn clear(tx: &Transaction<'_>, session: i64) -> Result<()> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM key WHERE session = $1")
+        .await?;
+    tx.execute(&stmt, &[&session]).await?;
+    Ok(())
+}
+
+async fn apply_one(tx: &Transaction<'_>, session: i64, mutation: &Mutation) -> Result<()> {
+    match mutation {
+        Mutation::Keys(writes) => write_keys(tx, session, writes).await,
+        Mutation::Creds(bytes) => set_creds(tx, session, Some(bytes)).await,
+        Mutation::Clear => clear(tx, session).await,
+        Mutation::Replace { creds, keys } => {
+            clear(tx, session).await?;
+            set_creds(tx, session, creds.as_deref()).await?;
+            write_keys(tx, session, keys).await
+        }
+    }
+}
+
+/// Fails with `LeaseLost` when another process took the lease this store held. The row
+/// stays share-locked until the transaction ends, so a takeover waits for this write.
+async fn check_lease(tx: &Transaction<'_>, session: &str, lease: Option<&str>) -> Result<()> {
+    let Some(token) = lease else { return Ok(()) };
+    let stmt = tx
+        .prepare_cached("SELECT token FROM lease WHERE session = $1 FOR SHARE")
+        .await?;
+    let holder: Option<String> = tx.query_opt(&stmt, &[&session]).await?.map(|r| r.get(0));
+    if holder.as_deref() == Some(token) {
+        Ok(())
+    } else {
+        Err(lease_lost(session))
+    }
+}
+
+/// The session's row id, creating the row inside the open transaction if needed.
+async fn ensure_session(tx: &Transaction<'_>, name: &str) -> Result<i64> {
+    let stmt = tx
+        .prepare_cached(concat!(
+            "INSERT INTO session (name, created_ms, updated_ms) VALUES ($1, ",
+            now_ms!(),
+            ", ",
+            now_ms!(),
+            ") ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id"
+        ))
+        .await?;
+    Ok(tx.query_one(&stmt, &[&name]).await?.get(0))
+}
+
+/// A lease holder from the six columns at `at` (pid, host, since, renewed, ttl, token).
+fn holder_at(row: &Row, at: usize) -> Option<Holder> {
+    let token: Option<String> = row.get(at + 5);
+    Some(Holder {
+        pid: row.get::<_, i64>(at).clamp(0, u32::MAX.into()) as u32,
+        host: row.get(at + 1),
+        since_ms: row.get(at + 2),
+        renewed_ms: row.get(at + 3),
+        ttl_ms: row.get::<_, i64>(at + 4).max(0) as u64,
+        token: token?,
+    })
+}
+
+const HOLDER: &str =
+    "SELECT pid, host, since_ms, renewed_ms, ttl_ms, token FROM lease WHERE session = $1";
+
+impl PostgresBackend {
+    /// Connects to the server at `url` (a `postgres://` or `postgresql://` URL), creating or
+    /// migrating the schema.
+    pub fn open(url: &str, options: &ServerOptions) -> Result<Self> {
+        check_schema(&options.namespace)?;
+        let pool = pool(url, options)?;
+        block_on(async {
+            let mut client = pool.get().await?;
+            migrate(&mut client, &options.namespace).await
+        })?;
+        Ok(PostgresBackend {
+            pool,
+            session: options.session.clone(),
+            session_id: None,
+            lease: None,
+        })
+    }
+
+    async fn apply_batch(&mut self, batch: &[Mutation]) -> Result<Vec<Result<()>>> {
+        let mut client = self.pool.get().await?;
+        let mut tx = client.transaction().await?;
+        check_lease(&tx, &self.session, self.lease.as_deref()).await?;
+        let session = match self.session_id {
+            Some(id) => id,
+            None => ensure_session(&tx, &self.session).await?,
+        };
+        let results = if let [only] = batch {
+            // One mutation needs no savepoint: failing it fails the transaction.
+            apply_one(&tx, session, only).await?;
+            vec![Ok(())]
+        } else {
+            let mut results = Vec::with_capacity(batch.len());
+            for mutation in batch {
+                let savepoint = tx.savepoint("m").await?;
+                match apply_one(&savepoint, session, mutation).await {
+                    Ok(()) => {
+                        savepoint.commit().await?;
+                        results.push(Ok(()));
+                    }
+                    // The connection is gone: nothing of the batch commits.
+                    Err(e) if e.code == Code::Unavailable => return Err(e),
+                    Err(e) => {
+                        savepoint.rollback().await?;
+                        results.push(Err(e));
+                    }
+                }
+            }
+            results
+        };
+        tx.commit()
+            .await
+            .map_err(|e| outcome_unknown(SERVER, &e.into()))?;
+        self.session_id = Some(session);
+        Ok(results)
+    }
+
+    /// Runs `f` in one transaction, committed if it returns `Ok`.
+    async fn in_tx<R>(
+        &self,
+        f: impl for<'a> AsyncFnOnce(&'a Transaction<'a>) -> Result<R>,
+    ) -> Result<R> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let r = f(&tx).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.query(&stmt, params).await?)
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        Ok(client.execute(&stmt, params).await?)
+    }
+
+    async fn acquire_async(&self, lease: &Lease, takeover: &Takeover) -> Result<Option<Holder>> {
+        let (always, from) = match takeover {
+            Takeover::Never => (false, None),
+            Takeover::Always => (true, None),
+            Takeover::From(token) => (false, Some(token.as_str())),
+        };
+        let ttl = i64::try_from(lease.ttl_ms).unwrap_or(i64::MAX);
+        // One statement decides on the row it locks: two processes acquiring at once cannot
+        // both win. A lease lapses when renewed_ms + ttl_ms is past (server clock).
+        let sql = concat!(
+            "INSERT INTO lease (session, token, pid, host, since_ms, renewed_ms, ttl_ms)
+             VALUES ($1, $2, $3, $4, ",
+            now_ms!(),
+            ", ",
+            now_ms!(),
+            ", $5)
+             ON CONFLICT (session) DO UPDATE SET token = excluded.token, pid = excluded.pid,
+                host = excluded.host, since_ms = excluded.since_ms,
+                renewed_ms = excluded.renewed_ms, ttl_ms = excluded.ttl_ms
+             WHERE lease.token = excluded.token
+                OR lease.renewed_ms + lease.ttl_ms < excluded.renewed_ms
+                OR $6 OR lease.token = $7"
+        );
+        // A holder that left between the refusal and the look at it: try again.
+        for _ in 0..3 {
+            let pid = i64::from(lease.pid);
+            let taken = self
+                .execute(
+                    sql,
+                    &[
+                        &self.session,
+                        &lease.token,
+                        &pid,
+                        &lease.host,
+                        &ttl,
+                        &always,
+                        &from,
+                    ],
+                )
+                .await?;
+            if taken == 1 {
+                return Ok(None);
+            }
+            if let Some(row) = self.query(HOLDER, &[&self.session]).await?.first() {
+                return Ok(holder_at(row, 0));
+            }
+        }
+        Err(Error::new(
+            Code::Busy,
+            format!(
+                "the lease of session '{}' kept changing hands",
+                self.session
+            ),
+        ))
+    }
+}
+
+impl Backend for PostgresBackend {
+    fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
+        let rows = block_on(self.query(
+            "SELECT k.id, k.value FROM key k JOIN session s ON s.id = k.session
+             WHERE s.name = $1 AND k.type = $2 AND k.id = ANY($3)",
+            &[&self.session, &kind, &ids],
+        ))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
+        let rows = block_on(self.query(
+            "SELECT creds FROM session WHERE name = $1",
+            &[&self.session],
+        ))?;
+        Ok(rows.first().and_then(|r| r.get(0)))
+    }
+
+    fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
+        match block_on(self.apply_batch(batch)) {
+            Ok(results) => results,
+            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
+    fn list(
+        &mut self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+        with_values: bool,
+    ) -> Result<Vec<Entry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = block_on(self.query(
+            "SELECT k.id, CASE WHEN $5 THEN k.value ELSE ''::bytea END
+             FROM key k JOIN session s ON s.id = k.session
+             WHERE s.name = $1 AND k.type = $2 AND ($3::text IS NULL OR k.id > $3)
+             ORDER BY k.id LIMIT $4",
+            &[&self.session, &kind, &after, &limit, &with_values],
+        ))?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn sessions(&mut self) -> Result<Vec<SessionInfo>> {
+        let rows = block_on(self.query(
+            "SELECT s.name, s.created_ms, s.updated_ms, s.creds IS NOT NULL,
+                    coalesce(k.n, 0), coalesce(k.bytes, 0),
+                    l.pid, l.host, l.since_ms, l.renewed_ms, l.ttl_ms, l.token
+             FROM session s
+             LEFT JOIN (SELECT session, count(*) AS n, sum(length(value))::bigint AS bytes
+                        FROM key GROUP BY session) k ON k.session = s.id
+             LEFT JOIN lease l ON l.session = s.name
+             ORDER BY s.name",
+            &[],
+        ))?;
+        Ok(rows
+            .iter()
+            .map(|r| SessionInfo {
+                session_id: r.get(0),
+                created_ms: r.get(1),
+                updated_ms: r.get(2),
+                has_creds: r.get(3),
+                keys: r.get(4),
+                bytes: r.get(5),
+                holder: r.get::<_, Option<i64>>(6).and_then(|_| holder_at(r, 6)),
+            })
+            .collect())
+    }
+
+    fn counts(&mut self) -> Result<Vec<TypeCount>> {
+        let rows = block_on(self.query(
+            "SELECT k.type, count(*), sum(length(k.value))::bigint
+             FROM key k JOIN session s ON s.id = k.session
+             WHERE s.name = $1 GROUP BY k.type ORDER BY k.type",
+            &[&self.session],
+        ))?;
+        Ok(rows
+            .iter()
+            .map(|r| TypeCount {
+                kind: r.get(0),
+                count: r.get(1),
+                bytes: r.get(2),
+            })
+            .collect())
+    }
+
+    fn delete_session(&mut self) -> Result<bool> {
+        let (name, lease) = (self.session.clone(), self.lease.clone());
+        let deleted = block_on(self.in_tx(async |tx| {
+            check_lease(tx, &name, lease.as_deref()).await?;
+            tx.execute("DELETE FROM lease WHERE session = $1", &[&name])
+                .await?;
+            Ok(tx
+                .execute("DELETE FROM session WHERE name = $1", &[&name])
+                .await?
+                > 0)
+        }))?;
+        self.session_id = None;
+        self.lease = None;
+        Ok(deleted)
+    }
+
+    fn integrity(&mut self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        let rows = block_on(self.query(
+            "SELECT (SELECT max(version) FROM schema_version),
+                    (SELECT count(*) FROM key k
+                     WHERE NOT EXISTS (SELECT 1 FROM session s WHERE s.id = k.session))",
+            &[],
+        ))?;
+        let version: Option<i32> = rows[0].get(0);
+        let orphans: i64 = rows[0].get(1);
+        if version != Some(schema::VERSION) {
+            problems.push(format!(
+                "schema_version is {version:?}, expected {}",
+                schema::VERSION
+            ));
+        }
+        if orphans > 0 {
+            problems.push(format!("{orphans} keys belong to no session"));
+        }
+        Ok(problems)
+    }
+
+    fn acquire(&mut self, lease: &Lease, takeover: &Takeover) -> Result<Option<Holder>> {
+        let refused = block_on(self.acquire_async(lease, takeover))?;
+        if refused.is_none() {
+            self.lease = Some(lease.token.clone());
+        }
+        Ok(refused)
+    }
+
+    fn renew(&mut self) -> Result<()> {
+        let Some(token) = &self.lease else {
+            return Ok(());
+        };
+        let renewed = block_on(self.execute(
+            concat!(
+                "UPDATE lease SET renewed_ms = ",
+                now_ms!(),
+                " WHERE session = $1 AND token = $2"
+            ),
+            &[&self.session, token],
+        ))?;
+        if renewed == 0 {
+            return Err(lease_lost(&self.session));
+        }
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<()> {
+        let Some(token) = self.lease.take() else {
+            return Ok(());
+        };
+        block_on(self.execute(
+            "DELETE FROM lease WHERE session = $1 AND token = $2",
+            &[&self.session, &token],
+        ))?;
+        Ok(())
+    }
+
+    fn snapshot(
+        &mut self,
+        _dest: &std::path::Path,
+        _into_existing: bool,
+        _progress: &dyn Fn(u64, u64),
+    ) -> Result<()> {
+        Err(server::no_snapshot(SERVER))
+    }
+}
+
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        // Closing gives the lease back; a crash leaves it to lapse (or to be found dead).
+        let _ = self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests;

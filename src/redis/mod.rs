@@ -1,0 +1,559 @@
+//! The Redis backend: a session's data in a few hashes and sets under one hash tag, every
+//! write batch applied by one Lua script (atomic, one round trip), one connection per
+//! server shared by the stores of the process.
+//!
+//! Times (`created_ms`, lease renewals and lapses) are read from the server's clock (`TIME`).
+
+mod scripts;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{AsyncConnectionConfig, RedisError, Script, ScriptInvocation};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::backend::{
+    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
+};
+use crate::error::{Code, Error, Result};
+use crate::server::{
+    self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
+};
+
+const SERVER: &str = "Redis";
+
+/// The key prefix used when none is configured.
+pub const DEFAULT_PREFIX: &str = "bra:";
+
+impl From<RedisError> for Error {
+    fn from(err: RedisError) -> Self {
+        if err.is_io_error()
+            || err.is_connection_dropped()
+            || err.is_connection_refusal()
+            || err.is_timeout()
+        {
+            return unavailable(SERVER, &err);
+        }
+        let code = match err.code() {
+            Some("OOM") => Code::DiskFull,
+            Some("READONLY") => Code::ReadOnly,
+            Some("BUSY") | Some("LOADING") => Code::Busy,
+            Some("NOAUTH") | Some("WRONGPASS") | Some("NOPERM") => Code::CannotOpen,
+            _ => Code::Io,
+        };
+        let hint = if code == Code::DiskFull {
+            " (maxmemory reached); nothing of the failed call was written"
+        } else {
+            ""
+        };
+        Error::new(code, format!("{SERVER}: {err}{hint}"))
+    }
+}
+
+/// One connection to a server, shared by every store of the process that names it (Redis
+/// serves one connection's commands in order; multiplexing costs nothing). Made again
+/// after it broke.
+struct Connection {
+    client: ::redis::Client,
+    name: String,
+    live: AsyncMutex<Option<MultiplexedConnection>>,
+}
+
+impl Connection {
+    async fn get(&self) -> Result<MultiplexedConnection> {
+        let mut live = self.live.lock().await;
+        if let Some(conn) = live.as_ref() {
+            return Ok(conn.clone());
+        }
+        // No response timeout: a large write script may run for long, and giving up on it
+        // would not stop it.
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(None);
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        ::redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&self.name)
+            .query_async::<()>(&mut conn)
+            .await?;
+        *live = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs a script; a broken connection is dropped so that the next call reconnects.
+    async fn run<T: ::redis::FromRedisValue>(&self, call: &ScriptInvocation<'_>) -> Result<T> {
+        let mut conn = self.get().await?;
+        match call.invoke_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    async fn cmd<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> Result<T> {
+        let mut conn = self.get().await?;
+        match cmd.query_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
+    async fn failed(&self, err: RedisError) -> Error {
+        let err = Error::from(err);
+        if err.code == Code::Unavailable {
+            *self.live.lock().await = None;
+        }
+        err
+    }
+}
+
+fn connection(url: &str, options: &ServerOptions) -> Result<Arc<Connection>> {
+    static CONNECTIONS: OnceLock<Mutex<HashMap<String, Arc<Connection>>>> = OnceLock::new();
+    let key = format!("{url}\n{}", options.client_name);
+    server::shared(&CONNECTIONS, key, || {
+        let client = ::redis::Client::open(url)
+            .map_err(|e| Error::invalid(format!("not a usable Redis URL: {e}")))?;
+        Ok(Arc::new(Connection {
+            client,
+            name: options.client_name.clone(),
+            live: AsyncMutex::new(None),
+        }))
+    })
+}
+
+/// Prefixes end up in every key name; braces would break the hash tag of the session.
+pub fn check_prefix(prefix: &str) -> Result<()> {
+    if prefix.is_empty() || prefix.len() > 256 || prefix.contains(['{', '}']) {
+        return Err(Error::invalid(format!(
+            "prefix '{prefix}' must be 1 to 256 bytes without '{{' or '}}'"
+        )));
+    }
+    Ok(())
+}
+
+/// Session and type names inside key names: `%`, `{`, `}` and `:` escaped, so that no two
+/// names make the same key and the session's hash tag ends where it should.
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '%' | '{' | '}' | ':' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn unescape(name: &str) -> String {
+    let bytes = name.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'%')
+            .then(|| name.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match hex {
+            Some(b) => {
+                out.push(b);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The key names of one session.
+struct Keys {
+    /// `{prefix}{session}:`, which every key of the session starts with.
+    base: String,
+    index: String,
+}
+
+impl Keys {
+    fn new(prefix: &str, session: &str) -> Self {
+        Keys {
+            base: format!("{prefix}{{{}}}:", escape(session)),
+            index: format!("{prefix}sessions"),
+        }
+    }
+
+    fn of(&self, what: &str) -> String {
+        format!("{}{what}", self.base)
+    }
+
+    fn values(&self, kind: &str) -> String {
+        format!("{}k:{}", self.base, escape(kind))
+    }
+
+    fn ids(&self, kind: &str) -> String {
+        format!("{}i:{}", self.base, escape(kind))
+    }
+
+    /// KEYS and the first ARGV of a write script.
+    fn write<'a>(&self, script: &'a Script, session: &str, token: &str) -> ScriptInvocation<'a> {
+        let mut call = script.prepare_invoke();
+        for what in ["meta", "lease", "types", "sizes"] {
+            call.key(self.of(what));
+        }
+        call.key(&self.index)
+            .arg(&self.base)
+            .arg(session)
+            .arg(token);
+        call
+    }
+}
+
+struct Scripts {
+    apply: Script,
+    delete: Script,
+    acquire: Script,
+    renew: Script,
+    release: Script,
+    list: Script,
+    counts: Script,
+    session: Script,
+    check: Script,
+}
+
+fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| Scripts {
+        apply: Script::new(scripts::APPLY),
+        delete: Script::new(scripts::DELETE),
+        acquire: Script::new(scripts::ACQUIRE),
+        renew: Script::new(scripts::RENEW),
+        release: Script::new(scripts::RELEASE),
+        list: Script::new(scripts::LIST),
+        counts: Script::new(scripts::COUNTS),
+        session: Script::new(scripts::SESSION),
+        check: Script::new(scripts::CHECK),
+    })
+}
+
+/// Appends a mutation's arguments to the apply script's (see scripts::APPLY).
+fn push_mutation(call: &mut ScriptInvocation<'_>, mutation: &Mutation) {
+    let push_keys = |call: &mut ScriptInvocation<'_>, writes: &[KeyWrite]| {
+        call.arg(writes.len());
+        for w in writes {
+            let (flag, value) = match &w.value {
+                Some(v) => ("p", v.as_slice()),
+                None => ("d", &[][..]),
+            };
+            call.arg(flag).arg(escape(&w.kind)).arg(&w.id).arg(value);
+        }
+    };
+    match mutation {
+        Mutation::Keys(writes) => {
+            call.arg("K");
+            push_keys(call, writes);
+        }
+        Mutation::Creds(creds) => {
+            call.arg("C").arg(creds.as_slice());
+        }
+        Mutation::Clear => {
+            call.arg("X");
+        }
+        Mutation::Replace { creds, keys } => {
+            call.arg("R")
+                .arg(if creds.is_some() { "1" } else { "0" })
+                .arg(creds.as_deref().unwrap_or_default());
+            push_keys(call, keys);
+        }
+    }
+}
+
+type HolderFields = (
+    Option<u32>,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    Option<u64>,
+    Option<String>,
+);
+
+fn holder((pid, host, since, renewed, ttl, token): HolderFields) -> Option<Holder> {
+    Some(Holder {
+        pid: pid?,
+        host: host?,
+        since_ms: since?,
+        renewed_ms: renewed?,
+        ttl_ms: ttl?,
+        token: token?,
+    })
+}
+
+pub struct RedisBackend {
+    conn: Arc<Connection>,
+    prefix: String,
+    keys: Keys,
+    session: String,
+    /// The token of the lease this store holds on the session.
+    lease: Option<String>,
+    wait: Option<(u32, std::time::Duration)>,
+}
+
+impl RedisBackend {
+    /// Connects to the server at `url` (`redis://`; `rediss://` needs TLS, which this build
+    /// lacks and refuses).
+    pub fn open(url: &str, options: &ServerOptions) -> Result<Self> {
+        check_prefix(&options.namespace)?;
+        let conn = connection(url, options)?;
+        block_on(conn.get())?;
+        Ok(RedisBackend {
+            conn,
+            prefix: options.namespace.clone(),
+            keys: Keys::new(&options.namespace, &options.session),
+            session: options.session.clone(),
+            lease: None,
+            wait: options.wait,
+        })
+    }
+
+    fn token(&self) -> &str {
+        self.lease.as_deref().unwrap_or("")
+    }
+
+    async fn apply_batch(&self, batch: &[Mutation]) -> Result<()> {
+        let mut call = self
+            .keys
+            .write(&scripts().apply, &self.session, self.token());
+        for mutation in batch {
+            push_mutation(&mut call, mutation);
+        }
+        let applied: i64 = self
+            .conn
+            .run(&call)
+            .await
+            .map_err(|e| outcome_unknown(SERVER, &e))?;
+        if applied < 0 {
+            return Err(lease_lost(&self.session));
+        }
+        if let Some((replicas, timeout)) = self.wait {
+            let acked: u32 = self
+                .conn
+                .cmd(
+                    ::redis::cmd("WAIT")
+                        .arg(replicas)
+                        .arg(timeout.as_millis() as u64),
+                )
+                .await?;
+            if acked < replicas {
+                return Err(Error::new(
+                    Code::NotReplicated,
+                    format!("the write reached the Redis primary, but only {acked} of the {replicas} replicas asked for acknowledged it within {} ms; a failover may lose it", timeout.as_millis()),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Backend for RedisBackend {
+    fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values: Vec<Option<Vec<u8>>> = block_on(
+            self.conn
+                .cmd(::redis::cmd("HMGET").arg(self.keys.values(kind)).arg(ids)),
+        )?;
+        Ok(ids
+            .iter()
+            .zip(values)
+            .filter_map(|(id, v)| Some((id.clone(), v?)))
+            .collect())
+    }
+
+    fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
+        block_on(
+            self.conn
+                .cmd(::redis::cmd("HGET").arg(self.keys.of("meta")).arg("creds")),
+        )
+    }
+
+    fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
+        // One script for the whole batch: Redis runs it whole, so each mutation applies
+        // entirely, and none can fail alone once the lease check passed.
+        let result = block_on(self.apply_batch(batch));
+        batch.iter().map(|_| result.clone()).collect()
+    }
+
+    fn list(
+        &mut self,
+        kind: &str,
+        after: Option<&str>,
+        limit: usize,
+        with_values: bool,
+    ) -> Result<Vec<Entry>> {
+        let mut call = scripts().list.prepare_invoke();
+        call.key(self.keys.ids(kind))
+            .key(self.keys.values(kind))
+            .arg(after.map_or("-".to_owned(), |a| format!("({a}")))
+            .arg(limit)
+            .arg(if with_values { "1" } else { "0" });
+        let flat: Vec<Vec<u8>> = block_on(self.conn.run(&call))?;
+        let mut entries = Vec::with_capacity(flat.len() / 2);
+        let mut it = flat.into_iter();
+        while let (Some(id), Some(value)) = (it.next(), it.next()) {
+            let id =
+                String::from_utf8(id).map_err(|_| Error::corrupt("a stored id is not UTF-8"))?;
+            entries.push((id, value));
+        }
+        Ok(entries)
+    }
+
+    fn sessions(&mut self) -> Result<Vec<SessionInfo>> {
+        let mut names: Vec<String> = block_on(
+            self.conn
+                .cmd(::redis::cmd("SMEMBERS").arg(&self.keys.index)),
+        )?;
+        names.sort();
+        let mut sessions = Vec::with_capacity(names.len());
+        for name in names {
+            let keys = Keys::new(&self.prefix, &name);
+            let mut call = scripts().session.prepare_invoke();
+            for what in ["meta", "lease", "types", "sizes"] {
+                call.key(keys.of(what));
+            }
+            call.arg(&keys.base);
+            type Row = (i64, i64, bool, i64, i64);
+            let found: Option<(Row, HolderFields)> = block_on(self.conn.run(&call))?;
+            let Some(((created_ms, updated_ms, has_creds, keys, bytes), lease)) = found else {
+                continue; // deleted meanwhile
+            };
+            sessions.push(SessionInfo {
+                session_id: name,
+                created_ms,
+                updated_ms,
+                has_creds,
+                keys,
+                bytes,
+                holder: holder(lease),
+            });
+        }
+        Ok(sessions)
+    }
+
+    fn counts(&mut self) -> Result<Vec<TypeCount>> {
+        let mut call = scripts().counts.prepare_invoke();
+        call.key(self.keys.of("types"))
+            .key(self.keys.of("sizes"))
+            .arg(&self.keys.base);
+        let flat: Vec<(String, i64, i64)> = block_on(self.conn.run(&call))?;
+        let mut counts: Vec<TypeCount> = flat
+            .into_iter()
+            .map(|(kind, count, bytes)| TypeCount {
+                kind: unescape(&kind),
+                count,
+                bytes,
+            })
+            .collect();
+        counts.sort_by(|a, b| a.kind.cmp(&b.kind));
+        Ok(counts)
+    }
+
+    fn delete_session(&mut self) -> Result<bool> {
+        let call = self
+            .keys
+            .write(&scripts().delete, &self.session, self.token());
+        let existed: i64 = block_on(self.conn.run(&call))?;
+        if existed < 0 {
+            return Err(lease_lost(&self.session));
+        }
+        self.lease = None;
+        Ok(existed == 1)
+    }
+
+    fn integrity(&mut self) -> Result<Vec<String>> {
+        let names: Vec<String> = block_on(
+            self.conn
+                .cmd(::redis::cmd("SMEMBERS").arg(&self.keys.index)),
+        )?;
+        let mut problems = Vec::new();
+        for name in names {
+            let keys = Keys::new(&self.prefix, &name);
+            let mut call = scripts().check.prepare_invoke();
+            for what in ["meta", "types", "sizes"] {
+                call.key(keys.of(what));
+            }
+            call.arg(&keys.base);
+            let found: Vec<String> = block_on(self.conn.run(&call))?;
+            problems.extend(found.into_iter().map(|p| format!("session '{name}': {p}")));
+        }
+        Ok(problems)
+    }
+
+    fn acquire(&mut self, lease: &Lease, takeover: &Takeover) -> Result<Option<Holder>> {
+        let (mode, from) = match takeover {
+            Takeover::Never => ("n", ""),
+            Takeover::Always => ("a", ""),
+            Takeover::From(token) => ("f", token.as_str()),
+        };
+        let mut call = scripts().acquire.prepare_invoke();
+        call.key(self.keys.of("lease"))
+            .arg(&lease.token)
+            .arg(lease.pid)
+            .arg(&lease.host)
+            .arg(lease.ttl_ms)
+            .arg(mode)
+            .arg(from);
+        let refused: Option<HolderFields> = block_on(self.conn.run(&call))?;
+        match refused {
+            None => {
+                self.lease = Some(lease.token.clone());
+                Ok(None)
+            }
+            Some(fields) => Ok(holder(fields)),
+        }
+    }
+
+    fn renew(&mut self) -> Result<()> {
+        let Some(token) = &self.lease else {
+            return Ok(());
+        };
+        let mut call = scripts().renew.prepare_invoke();
+        call.key(self.keys.of("lease")).arg(token);
+        let renewed: i64 = block_on(self.conn.run(&call))?;
+        if renewed == 0 {
+            return Err(lease_lost(&self.session));
+        }
+        Ok(())
+    }
+
+    fn release(&mut self) -> Result<()> {
+        let Some(token) = self.lease.take() else {
+            return Ok(());
+        };
+        let mut call = scripts().release.prepare_invoke();
+        call.key(self.keys.of("lease")).arg(token);
+        block_on(self.conn.run::<i64>(&call))?;
+        Ok(())
+    }
+
+    fn snapshot(
+        &mut self,
+        _dest: &std::path::Path,
+        _into_existing: bool,
+        _progress: &dyn Fn(u64, u64),
+    ) -> Result<()> {
+        Err(server::no_snapshot(SERVER))
+    }
+}
+
+impl Drop for RedisBackend {
+    fn drop(&mut self) {
+        // Closing gives the lease back; a crash leaves it to lapse (or to be found dead).
+        let _ = self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+//! The Lua scripts: Redis runs each one whole, with no other command in between, so a
+//! script is the unit of atomicity. Write scripts declare themselves (`#!lua`) so that Redis
+//! refuses them up front, before any write, when it is out of memory: a script that failed
+//! midway would leave its first writes behind.
+//!
+//! Layout of a session's keys, all under one hash tag (`base` = `{prefix}{session}:`):
+//! `meta` (hash: created_ms, updated_ms, creds), `k:{type}` (hash: id → value), `i:{type}`
+//! (sorted set of the ids, for listing in id order), `types` (set of types holding keys),
+//! `sizes` (hash: type → bytes of its values), `lease` (hash). `{prefix}sessions` is the
+//! set of session names.
+
+/// Shared by the write scripts: KEYS = meta, lease, types, sizes, sessions index;
+/// ARGV[1] = base, ARGV[2] = session name, ARGV[3] = lease token ('' when none held).
+macro_rules! write_prelude {
+    () => {
+        r#"#!lua
+local meta, lease, types, sizes, index = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local base, name, token = ARGV[1], ARGV[2], ARGV[3]
+if token ~= '' and redis.call('HGET', lease, 'token') ~= token then
+  return -1
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function clear()
+  for _, ty in ipairs(redis.call('SMEMBERS', types)) do
+    redis.call('UNLINK', base .. 'k:' .. ty, base .. 'i:' .. ty)
+  end
+  redis.call('UNLINK', types, sizes)
+end
+"#
+    };
+}
+
+/// Applies a batch of mutations, each as ARGV from 4 on:
+/// `K n (p|d type id value)*n` keys, `C creds`, `X` clear, `R has creds K-body` replace.
+/// Returns the number applied, or -1 when the lease was lost (nothing written).
+pub const APPLY: &str = concat!(
+    write_prelude!(),
+    r#"
+if redis.call('HSETNX', meta, 'created_ms', now) == 1 then
+  redis.call('HSET', meta, 'updated_ms', now)
+  redis.call('SADD', index, name)
+end
+local function put(ty, id, v)
+  local h = base .. 'k:' .. ty
+  local old = redis.call('HSTRLEN', h, id)
+  if redis.call('HSET', h, id, v) == 1 then
+    redis.call('ZADD', base .. 'i:' .. ty, 0, id)
+    redis.call('SADD', types, ty)
+  end
+  if #v ~= old then redis.call('HINCRBY', sizes, ty, #v - old) end
+end
+local function del(ty, id)
+  local h = base .. 'k:' .. ty
+  local old = redis.call('HSTRLEN', h, id)
+  if redis.call('HDEL', h, id) == 1 then
+    redis.call('ZREM', base .. 'i:' .. ty, id)
+    if redis.call('EXISTS', h) == 0 then
+      redis.call('SREM', types, ty)
+      redis.call('HDEL', sizes, ty)
+    elseif old > 0 then
+      redis.call('HINCRBY', sizes, ty, -old)
+    end
+  end
+end
+local function creds(present, value)
+  if present then
+    redis.call('HSET', meta, 'creds', value, 'updated_ms', now)
+  else
+    redis.call('HDEL', meta, 'creds')
+    redis.call('HSET', meta, 'updated_ms', now)
+  end
+end
+local function keys(i)
+  local n = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, n do
+    if ARGV[i] == 'p' then put(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) else del(ARGV[i + 1], ARGV[i + 2]) end
+    i = i + 4
+  end
+  return i
+end
+local i, applied = 4, 0
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'K' then i = keys(i + 1)
+  elseif op == 'C' then creds(true, ARGV[i + 1]); i = i + 2
+  elseif op == 'X' then clear(); i = i + 1
+  elseif op == 'R' then clear(); creds(ARGV[i + 1] == '1', ARGV[i + 2]); i = keys(i + 3)
+  end
+  applied = applied + 1
+end
+return applied
+"#
+);
+
+/// Removes the session whole: 1 if it existed, 0 if not, -1 when the lease was lost.
+pub const DELETE: &str = concat!(
+    write_prelude!(),
+    r#"
+local existed = redis.call('EXISTS', meta)
+clear()
+redis.call('UNLINK', meta, lease)
+redis.call('SREM', index, name)
+return existed
+"#
+);
+
+/// Takes the lease (KEYS[1]) unless a live holder keeps it: ARGV = token, pid, host, ttl_ms,
+/// takeover ('n' never, 'a' always, 'f' from the holder whose token is ARGV[6]). Returns
+/// nil when taken, else the holder (pid, host, since_ms, renewed_ms, ttl_ms, token). A
+/// lease lapses when renewed_ms + ttl_ms is past on the server's clock.
+pub const ACQUIRE: &str = r#"#!lua
+local lease = KEYS[1]
+local token, pid, host, ttl, mode, from = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local h = redis.call('HMGET', lease, 'token', 'renewed_ms', 'ttl_ms')
+if h[1] then
+  local lapsed = tonumber(h[2]) + tonumber(h[3]) < now
+  if not (h[1] == token or lapsed or mode == 'a' or (mode == 'f' and h[1] == from)) then
+    return redis.call('HMGET', lease, 'pid', 'host', 'since_ms', 'renewed_ms', 'ttl_ms', 'token')
+  end
+end
+redis.call('HSET', lease, 'token', token, 'pid', pid, 'host', host,
+  'since_ms', now, 'renewed_ms', now, 'ttl_ms', ttl)
+return false
+"#;
+
+/// Renews the lease (KEYS[1]) held with token ARGV[1]: 1, or 0 if someone took it.
+pub const RENEW: &str = r#"#!lua
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'renewed_ms', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return 1
+"#;
+
+/// Gives the lease (KEYS[1]) back if token ARGV[1] still holds it.
+pub const RELEASE: &str = r#"#!lua
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"#;
+
+/// One page of ids after ARGV[1] (a ZRANGEBYLEX bound) of the sorted set KEYS[1], at most
+/// ARGV[2], with their values from the hash KEYS[2] when ARGV[3] is '1': id, value, ...
+pub const LIST: &str = r#"#!lua flags=no-writes
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+local values = (#ids > 0 and ARGV[3] == '1') and redis.call('HMGET', KEYS[2], unpack(ids)) or {}
+for i, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = values[i] or ''
+end
+return out
+"#;
+
+/// Keys per type: KEYS = types, sizes; ARGV[1] = base. Returns type, count, bytes, ...
+pub const COUNTS: &str = r#"#!lua flags=no-writes
+local out = {}
+for _, ty in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  out[#out + 1] = ty
+  out[#out + 1] = redis.call('HLEN', ARGV[1] .. 'k:' .. ty)
+  out[#out + 1] = tonumber(redis.call('HGET', KEYS[2], ty) or 0)
+end
+return out
+"#;
+
+/// One session as `sessions()` reports it: KEYS = meta, lease, types, sizes; ARGV[1] =
+/// base. Returns {created_ms, updated_ms, has creds, keys, bytes} and the lease's {pid,
+/// host, since_ms, renewed_ms, ttl_ms, token} (nils when none); nil if no such session.
+pub const SESSION: &str = r#"#!lua flags=no-writes
+local m = redis.call('HMGET', KEYS[1], 'created_ms', 'updated_ms')
+if not m[1] then return false end
+local keys, bytes = 0, 0
+for _, ty in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  keys = keys + redis.call('HLEN', ARGV[1] .. 'k:' .. ty)
+end
+for _, b in ipairs(redis.call('HVALS', KEYS[4])) do bytes = bytes + tonumber(b) end
+return {{tonumber(m[1]), tonumber(m[2]), redis.call('HEXISTS', KEYS[1], 'creds'), keys, bytes},
+  redis.call('HMGET', KEYS[2], 'pid', 'host', 'since_ms', 'renewed_ms', 'ttl_ms', 'token')}
+"#;
+
+/// The problems of one session's keys: KEYS = meta, types, sizes; ARGV[1] = base.
+pub const CHECK: &str = r#"#!lua flags=no-writes
+local problems = {}
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  problems[#problems + 1] = 'is listed but has no session record'
+end
+for _, ty in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local h, z = ARGV[1] .. 'k:' .. ty, ARGV[1] .. 'i:' .. ty
+  local n, listed = redis.call('HLEN', h), redis.call('ZCARD', z)
+  if n == 0 then problems[#problems + 1] = 'type ' .. ty .. ' is listed but holds no keys' end
+  if n ~= listed then
+    problems[#problems + 1] = 'type ' .. ty .. ': ' .. n .. ' keys but ' .. listed .. ' listed ids'
+  end
+  local bytes = 0
+  for _, id in ipairs(redis.call('HKEYS', h)) do bytes = bytes + redis.call('HSTRLEN', h, id) end
+  if bytes ~= tonumber(redis.call('HGET', KEYS[3], ty) or 0) then
+    problems[#problems + 1] = 'type ' .. ty .. ': recorded size differs from the values'
+  end
+end
+return problems
+"#;

@@ -1,0 +1,194 @@
+//! Against the Redis server of `BRA_REDIS_URL` (default the local one); each test works
+//! under a key prefix of its own, whose keys are removed at its end.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::*;
+use crate::backend_contract::{ids, put, server_up};
+
+fn url() -> String {
+    std::env::var("BRA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A fresh prefix, whose keys go with this value.
+struct Store {
+    options: ServerOptions,
+}
+
+impl Store {
+    fn options(&self, session: &str) -> ServerOptions {
+        ServerOptions {
+            session: session.into(),
+            ..self.options.clone()
+        }
+    }
+
+    fn open(&self, session: &str) -> Box<dyn Backend> {
+        Box::new(self.backend(session))
+    }
+
+    fn backend(&self, session: &str) -> RedisBackend {
+        RedisBackend::open(&url(), &self.options(session)).unwrap()
+    }
+
+    /// Every key under the prefix.
+    fn keys(&self) -> Vec<String> {
+        admin(::redis::cmd("KEYS").arg(format!("{}*", self.options.namespace))).unwrap()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        for key in self.keys() {
+            let _: Result<i64> = admin(::redis::cmd("UNLINK").arg(key));
+        }
+    }
+}
+
+fn fresh(name: &str) -> Option<Store> {
+    if !server_up("Redis", "127.0.0.1:6379", "redis-server --daemonize yes") {
+        return None;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let unique = format!("{}-{nanos}-{name}", std::process::id());
+    Some(Store {
+        options: ServerOptions {
+            session: "default".into(),
+            namespace: format!("bra-test:{unique}:"),
+            client_name: format!("bra-test-{unique}"),
+            busy_timeout: Duration::from_secs(5),
+            wait: None,
+        },
+    })
+}
+
+/// Runs `cmd` on a connection of its own.
+fn admin<T: ::redis::FromRedisValue>(cmd: &::redis::Cmd) -> Result<T> {
+    block_on(async {
+        let client = ::redis::Client::open(url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        Ok(cmd.query_async(&mut conn).await?)
+    })
+}
+
+crate::backend_contract!(fresh;
+    get_set_delete_clear,
+    batches_apply_whole_or_not_at_all,
+    sessions_are_isolated_and_survive_reopen,
+    list_pages_in_id_order,
+    one_live_lease_per_session,
+    a_lapsed_lease_is_taken,
+    replace_sessions_counts_and_delete,
+    snapshot_is_refused,
+);
+
+#[test]
+fn names_are_escaped_into_one_hash_tag_per_session() {
+    assert_eq!(escape("a:{b}%"), "a%3A%7Bb%7D%25");
+    assert_eq!(unescape(&escape("x:{y}%é")), "x:{y}%é");
+    let keys = Keys::new("p:", "s}:k:t");
+    assert_eq!(keys.values("t"), "p:{s%7D%3Ak%3At}:k:t");
+    let Some(store) = fresh("tags") else { return };
+    let mut db = store.open("s}:k:t");
+    assert!(db.apply(&[Mutation::Keys(vec![put("t}:x", "1", b"v")])])[0].is_ok());
+    let mut other = store.open("s");
+    assert_eq!(other.get("t", &ids(&["1"])).unwrap(), vec![]);
+    assert_eq!(db.counts().unwrap()[0].kind, "t}:x");
+    assert!(db.integrity().unwrap().is_empty());
+}
+
+#[test]
+fn bad_locations_are_refused_clearly() {
+    let Some(store) = fresh("bad") else { return };
+    let bad = ServerOptions {
+        namespace: "a{b}".into(),
+        ..store.options("s")
+    };
+    assert_eq!(
+        RedisBackend::open(&url(), &bad).err().unwrap().code,
+        Code::InvalidArgument
+    );
+    let err = RedisBackend::open("rediss://127.0.0.1:6379", &store.options("s"))
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::InvalidArgument, "{}", err.message);
+    let err = RedisBackend::open("redis://127.0.0.1:9", &store.options("s"))
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::Unavailable, "{}", err.message);
+}
+
+#[test]
+fn waiting_for_absent_replicas_fails_clearly() {
+    let Some(store) = fresh("wait") else { return };
+    let options = ServerOptions {
+        wait: Some((1, Duration::from_millis(20))),
+        ..store.options("s")
+    };
+    let mut db = RedisBackend::open(&url(), &options).unwrap();
+    let err = db
+        .apply(&[Mutation::Creds(b"c".to_vec())])
+        .remove(0)
+        .unwrap_err();
+    assert_eq!(err.code, Code::NotReplicated, "{}", err.message);
+    let mut none = RedisBackend::open(
+        &url(),
+        &ServerOptions {
+            wait: Some((0, Duration::from_millis(20))),
+            ..store.options("s")
+        },
+    )
+    .unwrap();
+    assert!(none.apply(&[Mutation::Creds(b"c".to_vec())])[0].is_ok());
+}
+
+#[test]
+fn a_connection_killed_mid_write_writes_nothing_and_the_store_recovers() {
+    let Some(store) = fresh("kill") else { return };
+    let mut db = store.backend("default");
+    assert!(db.apply(&[Mutation::Creds(b"c".to_vec())])[0].is_ok());
+    // Paused writes hold the script in the server, received and not run, where it is killed.
+    let name = store.options.client_name.clone();
+    admin::<()>(::redis::cmd("CLIENT").arg("PAUSE").arg(3000).arg("WRITE")).unwrap();
+    let killer = std::thread::spawn(move || {
+        for _ in 0..300 {
+            let clients: String = admin(::redis::cmd("CLIENT").arg("LIST")).unwrap();
+            let waiting = clients
+                .lines()
+                .find(|l| l.contains(&format!(" name={name} ")) && l.contains("cmd=evalsha"));
+            if let Some(line) = waiting {
+                let id = line.split(' ').next().unwrap().trim_start_matches("id=");
+                let _: i64 = admin(::redis::cmd("CLIENT").arg("KILL").arg("ID").arg(id)).unwrap();
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    });
+    let big: Vec<_> = (0..3000)
+        .flat_map(|i| {
+            [
+                put("session", &i.to_string(), &[1; 500]),
+                put("pre-key", &i.to_string(), &[2; 64]),
+            ]
+        })
+        .collect();
+    let results = db.apply(&[
+        Mutation::Keys(big.clone()),
+        Mutation::Creds(b"new".to_vec()),
+    ]);
+    let killed = killer.join().unwrap();
+    admin::<()>(::redis::cmd("CLIENT").arg("UNPAUSE")).unwrap();
+    assert!(killed, "the write was seen waiting and killed");
+    for r in &results {
+        let err = r.as_ref().unwrap_err();
+        assert_eq!(err.code, Code::Unavailable, "{}", err.message);
+    }
+    assert_eq!(db.load_creds().unwrap(), Some(b"c".to_vec()));
+    assert!(db.counts().unwrap().is_empty());
+    assert!(db.apply(&[Mutation::Keys(big)])[0].is_ok());
+    assert_eq!(db.counts().unwrap().len(), 2);
+}

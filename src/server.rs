@@ -1,0 +1,110 @@
+//! What the server backends (PostgreSQL, Redis) share: one async runtime for the process,
+//! connections shared per server across stores, their options, and the errors a network
+//! brings.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::runtime::Runtime;
+
+use crate::error::{Code, Error, Result};
+
+/// How long connecting may take before a call fails with `Unavailable`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The name a connection reports to the server when none is given.
+pub const DEFAULT_CLIENT_NAME: &str = "baileys-rust-auth";
+
+/// Options of a store on a server.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub session: String,
+    /// PostgreSQL: the schema holding the tables. Redis: the prefix of every key.
+    pub namespace: String,
+    /// PostgreSQL's `application_name`, Redis' `CLIENT SETNAME`: how an operator (or a test)
+    /// finds this library's connections.
+    pub client_name: String,
+    /// PostgreSQL: how long a statement waits for a row lock before failing with `Busy`.
+    pub busy_timeout: Duration,
+    /// Redis: replicas that must acknowledge each write, and how long to wait for them.
+    pub wait: Option<(u32, Duration)>,
+}
+
+/// The process's runtime, made on first use. The storage threads are plain threads that
+/// block on it; its workers only drive sockets, so two are plenty.
+fn runtime() -> Result<&'static Runtime> {
+    static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("baileys-rust-auth-io")
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Error::new(Code::Internal, format!("cannot start the I/O runtime: {e}")))
+}
+
+/// Runs `f` to completion on the shared runtime from a plain (non-runtime) thread.
+pub fn block_on<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
+    runtime()?.block_on(f)
+}
+
+/// Connections (pools) shared by every store of the process that names the same server
+/// with the same options: `key` says which.
+pub fn shared<T: Clone>(
+    registry: &'static OnceLock<Mutex<HashMap<String, T>>>,
+    key: String,
+    make: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let mut map = registry
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = map.get(&key) {
+        return Ok(found.clone());
+    }
+    let made = make()?;
+    map.insert(key, made.clone());
+    Ok(made)
+}
+
+/// The server is unreachable or the connection broke before the call was written.
+pub fn unavailable(server: &str, detail: impl std::fmt::Display) -> Error {
+    Error::new(
+        Code::Unavailable,
+        format!("{server} cannot be reached or the connection broke ({detail}); nothing of the failed call was written"),
+    )
+}
+
+/// The connection broke while the server was committing: the outcome is unknown.
+pub fn outcome_unknown(server: &str, err: &Error) -> Error {
+    if err.code != Code::Unavailable {
+        return err.clone();
+    }
+    Error::new(
+        Code::Unavailable,
+        format!("the connection to {server} broke while it was committing; the call may or may not have been written ({})", err.message),
+    )
+}
+
+/// Refuses what a server store cannot do: whole-store file snapshots.
+pub fn no_snapshot(server: &str) -> Error {
+    Error::invalid(format!(
+        "backup and restore copy SQLite files; a {server} store is backed up with the server's own tools, or one session at a time with exportJson and importJson"
+    ))
+}
+
+/// The lease a store holds, or `LeaseLost` naming the session.
+pub fn lease_lost(session: &str) -> Error {
+    Error::new(
+        Code::LeaseLost,
+        format!(
+            "session '{session}' was taken over by another process; this store no longer writes"
+        ),
+    )
+}
