@@ -172,7 +172,6 @@ const redisUp = () =>
  */
 export async function serverStores(shape) {
   if (process.env.BENCH_SERVERS === '0') return []
-  if (typeof require('../lib/open.js').isUrl !== 'function') return [] // TEMP until server stores land
   const stores = []
   if (await pgUp()) {
     stores.push(
