@@ -364,6 +364,42 @@ fn holder_at(row: &Row, at: usize) -> Option<Holder> {
     })
 }
 
+/// The lease condition of the single-statement writes: no lease held (`$2` null), or the
+/// lease row still holds this store's token, share-locked until the statement commits.
+macro_rules! lease_ok {
+    () => {
+        "lease_ok AS (SELECT $2::text IS NULL OR EXISTS (
+            SELECT FROM lease WHERE session = $1 AND token = $2 FOR SHARE) AS ok)"
+    };
+}
+
+/// `write_keys` under the lease condition, in one statement; returns whether it wrote.
+const WRITE_KEYS_CHECKED: &str = concat!(
+    "WITH ",
+    lease_ok!(),
+    ", gone AS (
+        DELETE FROM key WHERE session = $3 AND (SELECT ok FROM lease_ok)
+        AND (type, id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
+     ), put AS (
+        INSERT INTO key (session, type, id, value)
+        SELECT $3, * FROM unnest($6::text[], $7::text[], $8::bytea[]) WHERE (SELECT ok FROM lease_ok)
+        ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value
+     )
+     SELECT ok FROM lease_ok"
+);
+
+/// `set_creds` under the lease condition, in one statement; returns whether it wrote.
+const WRITE_CREDS_CHECKED: &str = concat!(
+    "WITH ",
+    lease_ok!(),
+    ", put AS (
+        UPDATE session SET creds = $4, updated_ms = ",
+    now_ms!(),
+    " WHERE id = $3 AND (SELECT ok FROM lease_ok)
+     )
+     SELECT ok FROM lease_ok"
+);
+
 const HOLDER: &str =
     "SELECT pid, host, since_ms, renewed_ms, ttl_ms, token FROM lease WHERE session = $1";
 
@@ -385,7 +421,62 @@ impl PostgresBackend {
         })
     }
 
+    /// One `keys.set` or creds write of a known session as one statement, so one round trip
+    /// (its own implicit transaction) instead of BEGIN, lease check, write and COMMIT. The
+    /// lease row is share-locked inside it, as `check_lease` does. `None`: not such a call.
+    async fn apply_single(&self, batch: &[Mutation]) -> Option<Result<()>> {
+        let (Some(session), [mutation]) = (self.session_id, batch) else {
+            return None;
+        };
+        let (sql, keys, creds) = match mutation {
+            Mutation::Keys(writes) => (WRITE_KEYS_CHECKED, Some(writes), None),
+            Mutation::Creds(bytes) => (WRITE_CREDS_CHECKED, None, Some(bytes.as_slice())),
+            _ => return None,
+        };
+        let run = async {
+            let client = self.pool.get().await?;
+            let stmt = client.prepare_cached(sql).await?;
+            let lease = self.lease.as_deref();
+            let row = match keys {
+                Some(writes) => {
+                    let (puts, deletes) = last_writes(writes);
+                    let column = |ws: &[&KeyWrite], f: fn(&KeyWrite) -> &str| -> Vec<String> {
+                        ws.iter().map(|w| f(w).to_owned()).collect()
+                    };
+                    let values: Vec<&[u8]> =
+                        puts.iter().filter_map(|w| w.value.as_deref()).collect();
+                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+                        &self.session,
+                        &lease,
+                        &session,
+                        &column(&deletes, |w| &w.kind),
+                        &column(&deletes, |w| &w.id),
+                        &column(&puts, |w| &w.kind),
+                        &column(&puts, |w| &w.id),
+                        &values,
+                    ];
+                    client.query_one(&stmt, &params).await
+                }
+                None => {
+                    client
+                        .query_one(&stmt, &[&self.session, &lease, &session, &creds])
+                        .await
+                }
+            }
+            .map_err(|e| outcome_unknown(SERVER, &e.into()))?;
+            if row.get::<_, bool>(0) {
+                Ok(())
+            } else {
+                Err(lease_lost(&self.session))
+            }
+        };
+        Some(run.await)
+    }
+
     async fn apply_batch(&mut self, batch: &[Mutation]) -> Result<Vec<Result<()>>> {
+        if let Some(result) = self.apply_single(batch).await {
+            return Ok(vec![result]);
+        }
         let mut client = self.pool.get().await?;
         let mut tx = client.transaction().await?;
         check_lease(&tx, &self.session, self.lease.as_deref()).await?;
