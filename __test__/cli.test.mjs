@@ -12,10 +12,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Curve } from 'baileys'
 import * as bra from '../index.js'
+import { dropRunData, POSTGRES_URL, REDIS_URL, RUN_PREFIX, RUN_SCHEMA, serverUp } from './helpers/servers.mjs'
 import { run } from './helpers/procs.mjs'
 import { sessionRecord } from './helpers/signal-shapes.mjs'
 
 const { useRustAuthState, listSessions } = bra
+// Server stores, when both servers answer (serverUp says how to start a missing one).
+const SERVERS = [serverUp('postgres'), serverUp('redis')].every(Boolean)
 const require = createRequire(import.meta.url)
 const BIN = fileURLToPath(new URL('../bin/baileys-rust-auth.js', import.meta.url))
 
@@ -355,6 +358,34 @@ describe('export and import', () => {
     const moved = await useRustAuthState(target, { sessionId: 'moved' })
     assert.deepEqual(moved.state.creds.signedIdentityKey, creds.signedIdentityKey)
     await moved.close()
+  })
+})
+
+describe('server stores', { skip: SERVERS ? false : 'needs PostgreSQL and Redis' }, () => {
+  after(dropRunData)
+
+  it('copies a session to PostgreSQL and on to Redis, then lists, inspects, validates, exports and deletes it there', async () => {
+    const pg = ['--schema', RUN_SCHEMA]
+    const redis = ['--prefix', RUN_PREFIX]
+    ok(await cli('copy', store, POSTGRES_URL, '--to-session', 'bot', ...pg))
+    const hop = await cli('copy', POSTGRES_URL, REDIS_URL, '--session', 'bot', ...pg, ...redis, '--json')
+    ok(hop)
+    assert.equal(JSON.parse(hop.stdout).verified, true)
+    for (const [url, ns] of [[POSTGRES_URL, pg], [REDIS_URL, redis]]) {
+      const listed = await cli('sessions', url, ...ns, '--json')
+      ok(listed)
+      assert.deepEqual(JSON.parse(listed.stdout).map((x) => x.sessionId), ['bot'])
+      const inspected = await cli('inspect', url, '--session', 'bot', ...ns, '--json')
+      ok(inspected)
+      assert.equal(JSON.parse(inspected.stdout).health.counts['pre-key'].count, 30)
+      ok(await cli('validate', url, '--session', 'bot', ...ns))
+    }
+    const file = join(dir, 'from-redis.json')
+    ok(await cli('export', REDIS_URL, file, '--session', 'bot', ...redis))
+    const gone = await cli('delete', REDIS_URL, 'bot', '--yes', ...redis)
+    ok(gone)
+    assert.match(gone.stdout, /^backup\s+-$/m, 'a server store has no file to back up')
+    assert.deepEqual(JSON.parse((await cli('sessions', REDIS_URL, ...redis, '--json')).stdout), [])
   })
 })
 

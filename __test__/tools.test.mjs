@@ -24,12 +24,16 @@ import {
 } from '../index.js'
 import { Database, NO_SQLITE, run } from './helpers/procs.mjs'
 import { converse, lidDirectory, makeParty, register, startSession, uploadPreKeys } from './helpers/signal.mjs'
+import { dropRunData, POSTGRES_URL, REDIS_URL, RUN_PREFIX, RUN_SCHEMA, serverUp } from './helpers/servers.mjs'
 
 const IDENTITIES = [
   { name: 'A', jid: '1111111111:1@s.whatsapp.net', lid: '101111111111111:1@lid' },
   { name: 'B', jid: '2222222222:2@s.whatsapp.net', lid: '102222222222222:2@lid' },
 ]
 const GROUP = '120363000000000001@g.us'
+
+// Servers for the cross-backend copy; when one is missing, serverUp says how to start it.
+const SERVERS = [serverUp('postgres'), serverUp('redis')].every(Boolean)
 
 let dir
 before(() => (dir = mkdtempSync(join(tmpdir(), 'bra-tools-'))))
@@ -304,6 +308,27 @@ describe('sessions, export and import, reset', () => {
       makeParty(await useRustAuthState(path, { sessionId: 'B' }), { name: 'B', directory }),
     ]
     allDecrypted(await converse(moved, plan('after copy', 2)))
+    for (const p of moved) await p.close()
+  })
+
+  it('copies a session file → PostgreSQL → Redis → file, verified each time; the conversation carries on from the last copy', { skip: SERVERS ? false : 'needs PostgreSQL and Redis' }, async (t) => {
+    t.after(dropRunData)
+    const path = join(dir, 'hop-from.db')
+    const { parties, directory } = await conversation(path)
+    allDecrypted(await converse(parties, plan('before the hops', 2)))
+    for (const p of parties) await p.close()
+    const pg = { schema: RUN_SCHEMA }
+    const redis = { prefix: RUN_PREFIX }
+    const back = join(dir, 'hop-back.db')
+    await copySession(path, POSTGRES_URL, { sessionId: 'A', target: pg })
+    await copySession(POSTGRES_URL, REDIS_URL, { sessionId: 'A', source: pg, target: redis })
+    const last = await copySession(REDIS_URL, back, { sessionId: 'A', source: redis })
+    assert.equal(last.verified, true)
+    const moved = [
+      makeParty(await useRustAuthState(back, { sessionId: 'A' }), { name: 'A', directory }),
+      makeParty(await useRustAuthState(path, { sessionId: 'B' }), { name: 'B', directory }),
+    ]
+    allDecrypted(await converse(moved, plan('after the hops', 2)))
     for (const p of moved) await p.close()
   })
 

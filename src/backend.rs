@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// One key write of a `keys.set` call: `value: None` deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,11 +152,16 @@ pub trait Backend: Send {
     /// Copies the whole store, every session, to the file `dest` as one consistent snapshot
     /// taken while others keep writing; with `into_existing`, `dest` is a database of this
     /// library whose content is replaced in one transaction (a restore). Reports
-    /// `progress(done, total)` as it goes.
+    /// `progress(done, total)` as it goes. Only a file store has a file to copy: a server
+    /// store is backed up with the server's own tools.
     fn snapshot(
         &mut self,
-        dest: &Path,
-        into_existing: bool,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<()>;
+        _dest: &Path,
+        _into_existing: bool,
+        _progress: &dyn Fn(u64, u64),
+    ) -> Result<()> {
+        Err(Error::invalid(
+            "backup and restore copy SQLite files; a server store is backed up with the server's own tools, or one session at a time with exportJson and importJson",
+        ))
+    }
 }

@@ -93,12 +93,6 @@ pub fn outcome_unknown(server: &str, err: &Error) -> Error {
 }
 
 /// Refuses what a server store cannot do: whole-store file snapshots.
-pub fn no_snapshot(server: &str) -> Error {
-    Error::invalid(format!(
-        "backup and restore copy SQLite files; a {server} store is backed up with the server's own tools, or one session at a time with exportJson and importJson"
-    ))
-}
-
 /// The lease a store holds, or `LeaseLost` naming the session.
 pub fn lease_lost(session: &str) -> Error {
     Error::new(

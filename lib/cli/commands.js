@@ -20,6 +20,17 @@ const DESTRUCTIVE =
   'store is snapshotted beside it first, unless --no-backup.'
 
 const sessionOf = (opts) => opts.session ?? 'default'
+
+/** --schema / --prefix, for the kind of store at `location` (a PostgreSQL or Redis URL). */
+function serverFor(location, opts) {
+  const out = {}
+  if (opts.schema !== undefined && /^postgres(ql)?:\/\//i.test(location)) out.schema = opts.schema
+  if (opts.prefix !== undefined && /^rediss?:\/\//i.test(location)) out.prefix = opts.prefix
+  return out
+}
+
+/** A destructive command's backup: --no-backup, else the library's default (files only). */
+const backupOf = (opts) => (opts['no-backup'] ? false : undefined)
 const spkAge = (spk, suffix = '') => (spk.ageDays === null ? '' : `, ${spk.ageDays.toFixed(1)} days old${suffix}`)
 
 const countsTable = (counts) =>
@@ -52,8 +63,8 @@ const commands = [
     summary: 'list the sessions of a store',
     args: ['store'],
     options: {},
-    async run({ args, print }) {
-      const sessions = await api().listSessions(args.store)
+    async run({ args, opts, print }) {
+      const sessions = await api().listSessions(args.store, serverFor(args.store, opts))
       print(sessions, () =>
         sessions.length === 0
           ? `${args.store} holds no sessions`
@@ -79,9 +90,9 @@ const commands = [
     options: { session: SESSION },
     async run({ args, opts, print }) {
       const sessionId = sessionOf(opts)
-      const health = await api().health(args.store, { sessionId })
+      const health = await api().health(args.store, { sessionId, ...serverFor(args.store, opts) })
       if (!health.exists) throw failure('ERR_SESSION_NOT_FOUND', `${args.store} has no session '${sessionId}'`)
-      const creds = await readCreds(args.store, sessionId)
+      const creds = await readCreds(args.store, sessionId, serverFor(args.store, opts))
       const summary = creds === null ? null : credsSummary(creds)
       print({ sessionId, health, creds: summary }, () => inspectText(args.store, health, summary))
     },
@@ -94,7 +105,7 @@ const commands = [
     options: { session: SESSION },
     async run({ args, opts, print }) {
       const sessionId = sessionOf(opts)
-      const report = await api().validate(args.store, { sessionId })
+      const report = await api().validate(args.store, { sessionId, ...serverFor(args.store, opts) })
       print(report, () => validateText(args.store, sessionId, report))
       return report.problems.length > 0 ? EXIT.problems : EXIT.ok
     },
@@ -158,12 +169,12 @@ const commands = [
       const sessionId = sessionOf(opts)
       let result
       if (format === 'json') {
-        const text = await api().exportJson(args.store, { sessionId })
+        const text = await api().exportJson(args.store, { sessionId, ...serverFor(args.store, opts) })
         // 'wx': an export never replaces a file; 0600: it holds private keys.
         fs.writeFileSync(args.dest, text, { mode: 0o600, flag: 'wx' })
         result = { dest: args.dest, format, sessionId, bytes: Buffer.byteLength(text) }
       } else if (format === 'multifile') {
-        const report = await api().exportMultiFile(args.store, args.dest, { sessionId, overwrite: Boolean(opts.overwrite) })
+        const report = await api().exportMultiFile(args.store, args.dest, { sessionId, overwrite: Boolean(opts.overwrite), ...serverFor(args.store, opts) })
         result = { dest: args.dest, format, ...report }
       } else {
         throw new UsageError(`--format must be 'json' or 'multifile', not '${format}'`)
@@ -196,9 +207,9 @@ const commands = [
       const folder = fs.statSync(args.source).isDirectory()
       const result = folder
         ? await withProgress(io, 'files', (onProgress) =>
-            api().importMultiFile(args.source, args.store, { sessionId, overwrite, onProgress }),
+            api().importMultiFile(args.source, args.store, { sessionId, overwrite, onProgress, ...serverFor(args.store, opts) }),
           )
-        : await api().importJson(fs.readFileSync(args.source), args.store, { sessionId, overwrite })
+        : await api().importJson(fs.readFileSync(args.source), args.store, { sessionId, overwrite, ...serverFor(args.store, opts) })
       print(result, () =>
         [
           `imported ${args.source} into session '${result.sessionId}' of ${args.store}: ${result.keys} keys`,
@@ -223,7 +234,14 @@ const commands = [
       const sessionId = sessionOf(opts)
       const toSessionId = opts['to-session'] ?? sessionId
       const result = await withProgress(io, 'keys', (onProgress) =>
-        api().copySession(args.from, args.to, { sessionId, toSessionId, overwrite: Boolean(opts.overwrite), onProgress }),
+        api().copySession(args.from, args.to, {
+          sessionId,
+          toSessionId,
+          overwrite: Boolean(opts.overwrite),
+          onProgress,
+          source: serverFor(args.from, opts),
+          target: serverFor(args.to, opts),
+        }),
       )
       print(result, () =>
         [
@@ -243,10 +261,14 @@ const commands = [
       const { args, opts, print } = ctx
       // No terminal to ask and no --yes: refuse before touching the store.
       if (!opts.yes) ctx.io.ensureCanAsk()
-      const known = (await api().listSessions(args.store)).some((s) => s.sessionId === args.session)
+      const known = (await api().listSessions(args.store, serverFor(args.store, opts))).some((s) => s.sessionId === args.session)
       if (!known) throw failure('ERR_SESSION_NOT_FOUND', `${args.store} has no session '${args.session}'`)
       await confirmUnlessYes(ctx, `Delete session '${args.session}' of ${args.store}?`)
-      const result = await api().deleteSession(args.store, args.session, { backup: !opts['no-backup'], takeover: Boolean(opts.takeover) })
+      const result = await api().deleteSession(args.store, args.session, {
+        backup: backupOf(opts),
+        takeover: Boolean(opts.takeover),
+        ...serverFor(args.store, opts),
+      })
       print({ sessionId: args.session, ...result }, () =>
         fields([
           ['deleted', `session '${args.session}' of ${args.store}`],
@@ -265,7 +287,7 @@ const commands = [
       const { args, opts, print } = ctx
       const sessionId = sessionOf(opts)
       await confirmUnlessYes(ctx, `Reset session '${sessionId}' of ${args.store}? It will have to be paired again.`)
-      const result = await api().resetSession(args.store, { sessionId, backup: !opts['no-backup'] })
+      const result = await api().resetSession(args.store, { sessionId, backup: backupOf(opts), ...serverFor(args.store, opts) })
       print({ sessionId, ...result }, () =>
         fields([
           ['reset', `session '${sessionId}' of ${args.store}`],
@@ -277,10 +299,10 @@ const commands = [
 ]
 
 /** The stored creds of a session, or `null`; read on a connection of its own, no lease. */
-async function readCreds(path, sessionId) {
+async function readCreds(path, sessionId, server) {
   const { withStore } = require('../tools.js')
   const codec = require('../codec.js')
-  return withStore(path, sessionId, {}, async (store) => {
+  return withStore(path, sessionId, { server }, async (store) => {
     const saved = await store.loadCreds()
     return saved === null ? null : codec.decodeValue(saved)
   })

@@ -18,6 +18,8 @@ const EXIT_HELP = `Exit codes:
 
 const COMMON = {
   json: { type: 'boolean', description: 'print one JSON document on stdout instead of text' },
+  schema: { type: 'string', value: 'NAME', description: "a postgres:// store's schema (default: baileys_auth)" },
+  prefix: { type: 'string', value: 'P', description: "a redis:// store's key prefix (default: bra:)" },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 }
 
@@ -61,7 +63,8 @@ function mainHelp() {
     '',
     `Run '${NAME} help <command>' or '${NAME} <command> --help' for a command's options,`,
     `'${NAME} --version' for the version.`,
-    'Every command takes --json for one JSON document on stdout; errors go to stderr as',
+    'Every command takes --json for one JSON document on stdout, and --schema / --prefix for a',
+    'PostgreSQL / Redis store outside the default namespace; errors go to stderr as',
     "'error [CODE]: message'.",
     '',
     EXIT_HELP,

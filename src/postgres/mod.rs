@@ -763,15 +763,6 @@ impl Backend for PostgresBackend {
         ))?;
         Ok(())
     }
-
-    fn snapshot(
-        &mut self,
-        _dest: &std::path::Path,
-        _into_existing: bool,
-        _progress: &dyn Fn(u64, u64),
-    ) -> Result<()> {
-        Err(server::no_snapshot(SERVER))
-    }
 }
 
 impl Drop for PostgresBackend {

@@ -62,9 +62,6 @@ impl Backend for Recorder {
     fn release(&mut self) -> Result<()> {
         Ok(())
     }
-    fn snapshot(&mut self, _: &std::path::Path, _: bool, _: &dyn Fn(u64, u64)) -> Result<()> {
-        Ok(())
-    }
 }
 
 fn start(backend: Recorder) -> (Worker<u32>, Receiver<(u32, Result<Reply>)>) {
