@@ -351,6 +351,15 @@ async fn ensure_session(tx: &Transaction<'_>, name: &str) -> Result<i64> {
     Ok(tx.query_one(&stmt, &[&name]).await?.get(0))
 }
 
+/// Whether every write of the batch is one statement, so that pipelining them keeps their
+/// order (a replace is three, sent one after the other).
+fn pipelinable(batch: &[Mutation]) -> bool {
+    batch.len() > 1
+        && batch
+            .iter()
+            .all(|m| matches!(m, Mutation::Keys(_) | Mutation::Creds(_) | Mutation::Clear))
+}
+
 /// A lease holder from the six columns at `at` (pid, host, since, renewed, ttl, token).
 fn holder_at(row: &Row, at: usize) -> Option<Holder> {
     let token: Option<String> = row.get(at + 5);
@@ -478,6 +487,11 @@ impl PostgresBackend {
             return Ok(vec![result]);
         }
         let mut client = self.pool.get().await?;
+        if let Some(session) = self.session_id.filter(|_| pipelinable(batch)) {
+            if let Some(results) = self.apply_pipelined(&mut client, session, batch).await? {
+                return Ok(results);
+            }
+        }
         let mut tx = client.transaction().await?;
         check_lease(&tx, &self.session, self.lease.as_deref()).await?;
         let session = match self.session_id {
@@ -512,6 +526,35 @@ impl PostgresBackend {
             .map_err(|e| outcome_unknown(SERVER, &e.into()))?;
         self.session_id = Some(session);
         Ok(results)
+    }
+
+    /// A batch of several writes in one transaction, the lease check and every statement
+    /// sent at once (tokio-postgres pipelines futures joined on one connection): a few round
+    /// trips for the whole batch, where savepoints cost three per write. `None` when a write
+    /// failed: nothing was committed, and the caller applies the batch one savepoint at a
+    /// time to learn which.
+    async fn apply_pipelined(
+        &self,
+        client: &mut deadpool_postgres::Client,
+        session: i64,
+        batch: &[Mutation],
+    ) -> Result<Option<Vec<Result<()>>>> {
+        let tx = client.transaction().await?;
+        let lease = check_lease(&tx, &self.session, self.lease.as_deref());
+        let writes =
+            futures_util::future::join_all(batch.iter().map(|m| apply_one(&tx, session, m)));
+        let (lease, writes) = futures_util::future::join(lease, writes).await;
+        lease?;
+        if let Some(Err(e)) = writes.iter().find(|r| r.is_err()) {
+            if e.code == Code::Unavailable {
+                return Err(e.clone());
+            }
+            return Ok(None); // dropped: rolled back
+        }
+        tx.commit()
+            .await
+            .map_err(|e| outcome_unknown(SERVER, &e.into()))?;
+        Ok(Some(writes))
     }
 
     /// Runs `f` in one transaction, committed if it returns `Ok`.
