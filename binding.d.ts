@@ -19,10 +19,13 @@ export declare class NativeStore {
   /** `ids`: an ids frame (src/wire.rs). Resolves to an entries frame. */
   get(kind: string, ids: Buffer): Raw
   /**
-   * A small read answered at once on this thread, or `null` when it must go through
-   * `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
+   * A small read answered at once on this thread, its entries frame written into `out`
+   * (a buffer JavaScript keeps for this: no allocation per read, whose external memory
+   * would make the engine collect garbage far more often). Returns the frame's length; -1
+   * when the read must go through `get` (work queued, many ids, a lock to wait for, or any
+   * trouble, which `get` reports); -2 when the frame does not fit `out`.
    */
-  getSync(kind: string, ids: Buffer): Raw
+  getSync(kind: string, ids: Buffer, out: Buffer): number
   /**
    * `frame`: a set frame (src/wire.rs), applied in one transaction.
    *

@@ -10,6 +10,9 @@ const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
 const { loadBaileys } = require('./lib/baileys.js')
 
+/** Where small reads answered on this thread put their frame (see NativeStore.getSync). */
+const scratch = Buffer.allocUnsafeSlow(256 * 1024)
+
 /** Ids per page of keys.list / keys.listIds. */
 const LIST_PAGE = 256
 
@@ -116,12 +119,14 @@ function makeKeys(store, submit, proto, metrics) {
     get(type, ids) {
       let bytes = 0
       const read = (frame) => ((bytes = frame.length), codec.decodeMap(frame))
+      const readNow = (frame) => ((bytes = frame.length), codec.decodeMapNow(frame))
       const found = submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
         (frame) => {
-          // Small reads are answered on this thread when no write is in flight.
-          const now = store.getSync(type, frame)
-          let found = now !== null ? Promise.resolve(read(now)) : store.get(type, frame).then(read)
+          // Small reads are answered on this thread when no write is in flight, into a buffer
+          // kept for it and decoded before anything else runs.
+          const n = store.getSync(type, frame, scratch)
+          let found = n >= 0 ? Promise.resolve(readNow(scratch.subarray(0, n))) : store.get(type, frame).then(read)
           // An absent id named like an Object.prototype member ('constructor'...) must not read
           // as present: such rare requests get a result without a prototype.
           if (ids.some((id) => id in Object.prototype)) found = found.then(withoutPrototype)

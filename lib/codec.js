@@ -492,7 +492,13 @@ function presented(r, len) {
     for (const path of paths) {
       let o = value
       for (let i = 0; i < path.length - 1; i++) o = o[path[i]]
-      Object.defineProperty(o, path[path.length - 1], { value: undefined, writable: true, enumerable: true, configurable: true })
+      const key = path[path.length - 1]
+      // Plain assignment keeps the object's fast shape; only '__proto__' needs defining.
+      if (key === '__proto__') {
+        Object.defineProperty(o, key, { value: undefined, writable: true, enumerable: true, configurable: true })
+      } else {
+        o[key] = undefined
+      }
     }
     return value
   }
@@ -546,7 +552,16 @@ function* listEntries(buf, withValues) {
  */
 const decodeMap = (buf) => drive(mapEntries(buf))
 
+/** `decodeMap`, always at once: for a frame in a buffer that is reused right after. */
+function decodeMapNow(buf) {
+  const steps = mapEntries(buf)
+  for (;;) {
+    const r = steps.next()
+    if (r.done) return r.value
+  }
+}
+
 /** An entries frame as `[[id, value], ...]`, or just the ids (maybe as a promise, as above). */
 const decodeList = (buf, withValues) => drive(listEntries(buf, withValues))
 
-module.exports = { encodeValue, encodeSet, encodeIds, checkType, decodeValue, decodeMap, decodeList }
+module.exports = { encodeValue, encodeSet, encodeIds, checkType, decodeValue, decodeMap, decodeMapNow, decodeList }

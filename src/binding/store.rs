@@ -204,10 +204,13 @@ impl NativeStore {
         self.submit(env, Shape::Bytes, op)
     }
 
-    /// A small read answered at once on this thread, or `null` when it must go through
-    /// `get` (work queued, many ids, a lock to wait for, or any trouble, which `get` reports).
+    /// A small read answered at once on this thread, its entries frame written into `out`
+    /// (a buffer JavaScript keeps for this: no allocation per read, whose external memory
+    /// would make the engine collect garbage far more often). Returns the frame's length; -1
+    /// when the read must go through `get` (work queued, many ids, a lock to wait for, or any
+    /// trouble, which `get` reports); -2 when the frame does not fit `out`.
     #[napi(js_name = "getSync")]
-    pub fn get_sync(&mut self, env: Env, kind: String, ids: BufferSlice) -> Raw {
+    pub fn get_sync(&mut self, kind: String, ids: BufferSlice, mut out: BufferSlice) -> i64 {
         let frame = self.now(|be| {
             let ids = wire::parse_ids(&ids)
                 .ok()
@@ -215,11 +218,14 @@ impl NativeStore {
             let found = be.try_get(&kind, &ids)?.ok()?;
             wire::entries_frame(&kind, &found).ok()
         });
-        let env = env.raw();
-        Raw(match frame.map(|f| unsafe { convert::js_buffer(env, f) }) {
-            Some(Ok(buf)) => buf,
-            _ => unsafe { convert::null(env) },
-        })
+        match frame {
+            Some(f) if f.len() <= out.len() => {
+                out[..f.len()].copy_from_slice(&f);
+                f.len() as i64
+            }
+            Some(_) => -2,
+            None => -1,
+        }
     }
 
     /// `frame`: a set frame (src/wire.rs), applied in one transaction.
