@@ -157,7 +157,7 @@ function figures(samples, { sizes, limit, bulk, baselines = {} }) {
       const t = baselines[store] ? SERVER_ROWS[row.key] && { ref: SERVER_TARGETS[SERVER_ROWS[row.key]] } : row.targets?.[store]
       if (!t) continue
       f.checks = []
-      if (t.ref) f.checks.push({ what: 'vs reference', target: t.ref, value: f.vsReference, pass: holds(t.ref, f.vsReference) })
+      if (t.ref) f.checks.push({ what: 'vs reference', versus: f.versus, target: t.ref, value: f.vsReference, pass: holds(t.ref, f.vsReference) })
       if (t.limit && f.vsLimit !== undefined) {
         f.checks.push({ what: 'vs limit', target: t.limit, value: f.vsLimit, pass: holds(t.limit, f.vsLimit) })
       }
@@ -341,7 +341,7 @@ export function printReport(results) {
     const failed = all.filter((x) => !x.c.pass)
     out.push(`  ${mode}: ${all.length - failed.length}/${all.length} pass`)
     for (const { row, store, c } of failed) {
-      out.push(`    FAIL ${row.key} ${meta.stores[store]} ${c.what}: ${num(c.value)} (target ${verdict(c).replace(/ FAIL$/, '')})`)
+      out.push(`    FAIL ${row.key} ${meta.stores[store]} ${c.versus ? `vs ${c.versus}` : c.what}: ${num(c.value)} (target ${verdict(c).replace(/ FAIL$/, '')})`)
     }
   }
   out.push('', `${Math.round(meta.seconds)} s in all`)
