@@ -10,7 +10,6 @@ use napi::bindgen_prelude::{BufferSlice, ToNapiValue, TypeName, ValueType};
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 
-use super::convert;
 use super::settle::{self, Shape, Shared, Ticket};
 use crate::backend::{Backend, Lease, Mutation, Takeover};
 use crate::error::{Code, Error};
