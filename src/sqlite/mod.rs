@@ -201,7 +201,10 @@ impl SqliteBackend {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        self.migrate()?;
+        // Only an older file needs the write lock a migration takes.
+        if version < schema::VERSION {
+            self.migrate()?;
+        }
         self.session_id = session_id(&self.conn, &self.session)?;
         Ok(())
     }
