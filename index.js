@@ -92,16 +92,18 @@ async function* pages(store, type, withValues, present) {
 function timed(metrics, op, type, items, bytes, promise) {
   const started = performance.now()
   promise.then(
-    (v) => metrics.record(op, type, started, items, bytes(v), undefined),
-    (err) => metrics.record(op, type, started, items, 0, err),
+    (v) => metrics.record(op, type, started, items(), bytes(v), undefined),
+    (err) => metrics.record(op, type, started, items(), 0, err),
   )
   return promise
 }
 
 const none = () => 0
+const one = () => 1
+/** Keys in a `keys.set` argument; called once it was encoded, so it is known to be sound. */
 const keyCount = (data) => {
   let n = 0
-  if (data !== null && typeof data === 'object') for (const type in data) n += Object.keys(data[type] ?? {}).length
+  for (const type in data) n += Object.keys(data[type] ?? {}).length
   return n
 }
 
@@ -133,17 +135,18 @@ function makeKeys(store, submit, proto, metrics) {
           return type === 'app-state-sync-key' ? found.then(asAppStateKeys) : found
         },
       )
-      return timed(metrics, 'get', typeof type === 'string' ? type : undefined, ids?.length ?? 0, () => bytes, found)
+      return timed(metrics, 'get', typeof type === 'string' ? type : undefined, () => (Array.isArray(ids) ? ids.length : 0), () => bytes, found)
     },
     set(data) {
       let bytes = 0
+      let items = 0
       const written = submit(
         () => codec.encodeSet(data),
-        (frame) => ((bytes = frame.length), store.set(frame, alone())),
+        (frame) => ((bytes = frame.length), (items = keyCount(data)), store.set(frame, alone())),
       )
-      return timed(metrics, 'set', undefined, keyCount(data), () => bytes, written)
+      return timed(metrics, 'set', undefined, () => items, () => bytes, written)
     },
-    clear: () => timed(metrics, 'clear', undefined, 0, none, submit(noop, () => store.clear())),
+    clear: () => timed(metrics, 'clear', undefined, none, none, submit(noop, () => store.clear())),
     list: (type) => pages(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
     listIds: (type) => pages(store, type, false, same),
   }
@@ -212,7 +215,7 @@ async function useRustAuthState(path, options) {
         return entry.done
       },
     )
-    return timed(metrics, 'saveCreds', undefined, 1, () => now.length, written)
+    return timed(metrics, 'saveCreds', undefined, one, () => now.length, written)
   }
   // With a debounce, calls within the window share one write of the creds as they are when
   // it fires: a burst of creds.update events costs one commit.
