@@ -1,10 +1,11 @@
 //! What every `Backend` must do, written once and run on each engine: SQLite, and the
 //! PostgreSQL and Redis servers. `open(session)` gives a new connection to one shared store.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Backend, KeyWrite, Lease, Mutation, Takeover};
-use crate::error::Code;
+use crate::error::{Code, Result};
+use crate::server::ServerOptions;
 
 pub type Open<'a> = &'a dyn Fn(&str) -> Box<dyn Backend>;
 
@@ -266,6 +267,103 @@ pub fn snapshot_is_refused(open: Open) {
         .unwrap_err();
     assert_eq!(err.code, Code::InvalidArgument);
     assert!(err.message.contains("exportJson"), "{}", err.message);
+}
+
+/// A write the engine refuses midway (the caller made it refuse id `huge`, e.g. by a
+/// trigger) fails its own mutation only; alone, it rolls back its whole transaction. `db`
+/// holds `session/keep = old`.
+pub fn a_refused_write_fails_alone(db: &mut dyn Backend) {
+    let results = db.apply(&[
+        Mutation::Keys(vec![put("session", "a", b"a")]),
+        Mutation::Keys(vec![
+            put("session", "keep", b"new"),
+            del("session", "a"),
+            put("session", "huge", &[0; 2000]),
+        ]),
+        Mutation::Keys(vec![put("session", "c", b"c")]),
+    ]);
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert!(results[1].as_ref().unwrap_err().message.contains("refused"));
+    let got = sorted(
+        db.get("session", &ids(&["a", "keep", "huge", "c"]))
+            .unwrap(),
+    );
+    assert_eq!(
+        got,
+        vec![
+            ("a".into(), b"a".to_vec()),
+            ("c".into(), b"c".to_vec()),
+            ("keep".into(), b"old".to_vec()),
+        ]
+    );
+    let results = db.apply(&[Mutation::Keys(vec![
+        put("session", "keep", b"new"),
+        put("session", "huge", &[0; 2000]),
+    ])]);
+    assert!(results[0].is_err());
+    assert_eq!(
+        db.get("session", &ids(&["keep"])).unwrap(),
+        vec![("keep".into(), b"old".to_vec())]
+    );
+}
+
+/// A store on a server for one test: a namespace (schema, key prefix) and client name of
+/// its own, cleaned up by `clean` when dropped.
+pub struct ServerStore<B> {
+    pub options: ServerOptions,
+    pub url: String,
+    open: fn(&str, &ServerOptions) -> Result<B>,
+    clean: fn(&ServerStore<B>),
+}
+
+impl<B: Backend + 'static> ServerStore<B> {
+    /// `namespace` turns a name unique to this test run into the store's namespace.
+    pub fn new(
+        name: &str,
+        url: String,
+        namespace: impl FnOnce(&str) -> String,
+        open: fn(&str, &ServerOptions) -> Result<B>,
+        clean: fn(&ServerStore<B>),
+    ) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let unique = format!("{}_{nanos}_{name}", std::process::id());
+        ServerStore {
+            options: ServerOptions {
+                session: "default".into(),
+                namespace: namespace(&unique),
+                client_name: format!("bra-test-{unique}"),
+                busy_timeout: Duration::from_secs(5),
+                wait: None,
+            },
+            url,
+            open,
+            clean,
+        }
+    }
+
+    pub fn options(&self, session: &str) -> ServerOptions {
+        ServerOptions {
+            session: session.into(),
+            ..self.options.clone()
+        }
+    }
+
+    pub fn backend(&self, session: &str) -> B {
+        (self.open)(&self.url, &self.options(session)).unwrap()
+    }
+
+    pub fn open(&self, session: &str) -> Box<dyn Backend> {
+        Box::new(self.backend(session))
+    }
+}
+
+impl<B> Drop for ServerStore<B> {
+    fn drop(&mut self) {
+        (self.clean)(self);
+    }
 }
 
 /// Runs every test above on one engine; `fresh()` makes an opener of a new, empty store.

@@ -1,45 +1,21 @@
 //! Against the PostgreSQL server of `BRA_POSTGRES_URL` (default the local one); each test
 //! works in a schema of its own, dropped at its end.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::*;
-use crate::backend_contract::{del, ids, put, server_up};
+use crate::backend_contract::{put, server_up, ServerStore};
 
 fn url() -> String {
     std::env::var("BRA_POSTGRES_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
 }
 
 /// A fresh schema, dropped with this value.
-struct Store {
-    options: ServerOptions,
-}
+type Store = ServerStore<PostgresBackend>;
 
 impl Store {
-    fn options(&self, session: &str) -> ServerOptions {
-        ServerOptions {
-            session: session.into(),
-            ..self.options.clone()
-        }
-    }
-
-    fn open(&self, session: &str) -> Box<dyn Backend> {
-        Box::new(self.backend(session))
-    }
-
-    fn backend(&self, session: &str) -> PostgresBackend {
-        PostgresBackend::open(&url(), &self.options(session)).unwrap()
-    }
-
     fn schema(&self) -> &str {
         &self.options.namespace
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema());
-        let _ = admin(&sql);
     }
 }
 
@@ -51,20 +27,15 @@ fn fresh(name: &str) -> Option<Store> {
     ) {
         return None;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let unique = format!("{}_{nanos}_{name}", std::process::id());
-    Some(Store {
-        options: ServerOptions {
-            session: "default".into(),
-            namespace: format!("bra_t{}", &unique[..unique.len().min(50)]).to_lowercase(),
-            client_name: format!("bra-test-{unique}"),
-            busy_timeout: Duration::from_secs(5),
-            wait: None,
+    Some(ServerStore::new(
+        name,
+        url(),
+        |unique| format!("bra_t{}", &unique[..unique.len().min(50)]).to_lowercase(),
+        PostgresBackend::open,
+        |store| {
+            let _ = admin(&format!("DROP SCHEMA IF EXISTS {} CASCADE", store.schema()));
         },
-    })
+    ))
 }
 
 /// Runs `sql` on a connection of its own, outside any pool.
@@ -103,39 +74,7 @@ fn a_failing_mutation_leaves_nothing_and_spares_its_neighbours() {
         s = store.schema()
     ))
     .unwrap();
-    let results = db.apply(&[
-        Mutation::Keys(vec![put("session", "a", b"a")]),
-        Mutation::Keys(vec![
-            put("session", "keep", b"new"),
-            del("session", "a"),
-            put("session", "huge", &[0; 2000]),
-        ]),
-        Mutation::Keys(vec![put("session", "c", b"c")]),
-    ]);
-    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
-    assert!(results[1].as_ref().unwrap_err().message.contains("refused"));
-    let mut got = db
-        .get("session", &ids(&["a", "keep", "huge", "c"]))
-        .unwrap();
-    got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("a".into(), b"a".to_vec()),
-            ("c".into(), b"c".to_vec()),
-            ("keep".into(), b"old".to_vec()),
-        ]
-    );
-    // Alone, the failing mutation rolls back its whole transaction.
-    let results = db.apply(&[Mutation::Keys(vec![
-        put("session", "keep", b"new"),
-        put("session", "huge", &[0; 2000]),
-    ])]);
-    assert!(results[0].is_err());
-    assert_eq!(
-        db.get("session", &ids(&["keep"])).unwrap(),
-        vec![("keep".into(), b"old".to_vec())]
-    );
+    crate::backend_contract::a_refused_write_fails_alone(db.as_mut());
 }
 
 #[test]

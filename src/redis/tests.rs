@@ -1,47 +1,22 @@
 //! Against the Redis server of `BRA_REDIS_URL` (default the local one); each test works
 //! under a key prefix of its own, whose keys are removed at its end.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use super::*;
-use crate::backend_contract::{ids, put, server_up};
+use crate::backend_contract::{ids, put, server_up, ServerStore};
 
 fn url() -> String {
     std::env::var("BRA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 /// A fresh prefix, whose keys go with this value.
-struct Store {
-    options: ServerOptions,
-}
+type Store = ServerStore<RedisBackend>;
 
 impl Store {
-    fn options(&self, session: &str) -> ServerOptions {
-        ServerOptions {
-            session: session.into(),
-            ..self.options.clone()
-        }
-    }
-
-    fn open(&self, session: &str) -> Box<dyn Backend> {
-        Box::new(self.backend(session))
-    }
-
-    fn backend(&self, session: &str) -> RedisBackend {
-        RedisBackend::open(&url(), &self.options(session)).unwrap()
-    }
-
     /// Every key under the prefix.
     fn keys(&self) -> Vec<String> {
         admin(::redis::cmd("KEYS").arg(format!("{}*", self.options.namespace))).unwrap()
-    }
-}
-
-impl Drop for Store {
-    fn drop(&mut self) {
-        for key in self.keys() {
-            let _: Result<i64> = admin(::redis::cmd("UNLINK").arg(key));
-        }
     }
 }
 
@@ -49,20 +24,17 @@ fn fresh(name: &str) -> Option<Store> {
     if !server_up("Redis", "127.0.0.1:6379", "redis-server --daemonize yes") {
         return None;
     }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let unique = format!("{}-{nanos}-{name}", std::process::id());
-    Some(Store {
-        options: ServerOptions {
-            session: "default".into(),
-            namespace: format!("bra-test:{unique}:"),
-            client_name: format!("bra-test-{unique}"),
-            busy_timeout: Duration::from_secs(5),
-            wait: None,
+    Some(ServerStore::new(
+        name,
+        url(),
+        |unique| format!("bra-test:{unique}:"),
+        RedisBackend::open,
+        |store| {
+            for key in store.keys() {
+                let _: Result<i64> = admin(::redis::cmd("UNLINK").arg(key));
+            }
         },
-    })
+    ))
 }
 
 /// Runs `cmd` on a connection of its own.

@@ -75,38 +75,7 @@ fn a_failing_mutation_leaves_nothing_and_spares_its_neighbours() {
              BEGIN SELECT RAISE(ABORT, 'refused'); END;",
         )
         .unwrap();
-    let results = db.apply(&[
-        Mutation::Keys(vec![put("session", "a", b"a")]),
-        Mutation::Keys(vec![
-            put("session", "keep", b"new"),
-            put("session", "huge", &[0; 2000]),
-        ]),
-        Mutation::Keys(vec![put("session", "c", b"c")]),
-    ]);
-    assert!(results[0].is_ok() && results[2].is_ok());
-    assert!(results[1].as_ref().unwrap_err().message.contains("refused"));
-    let mut got = db
-        .get("session", &ids(&["a", "keep", "huge", "c"]))
-        .unwrap();
-    got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("a".into(), b"a".to_vec()),
-            ("c".into(), b"c".to_vec()),
-            ("keep".into(), b"old".to_vec()),
-        ]
-    );
-    // Alone, the failing mutation rolls back its whole transaction.
-    let results = db.apply(&[Mutation::Keys(vec![
-        put("session", "keep", b"new"),
-        put("session", "huge", &[0; 2000]),
-    ])]);
-    assert!(results[0].is_err());
-    assert_eq!(
-        db.get("session", &ids(&["keep"])).unwrap(),
-        vec![("keep".into(), b"old".to_vec())]
-    );
+    crate::backend_contract::a_refused_write_fails_alone(&mut db);
 }
 
 #[test]
