@@ -9,12 +9,11 @@ const { takeLease } = require('./lib/lease.js')
 const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
 const { loadBaileys } = require('./lib/baileys.js')
+const { pages } = require('./lib/pages.js')
 
 /** Where small reads answered on this thread put their frame (see NativeStore.getSync). */
 const scratch = Buffer.allocUnsafeSlow(256 * 1024)
 
-/** Ids per page of keys.list / keys.listIds. */
-const LIST_PAGE = 256
 
 /**
  * Whether a write was already made in this turn of the event loop. A write made alone may run
@@ -73,16 +72,9 @@ function makeSubmitter() {
 }
 
 /** Streams a type's entries page by page, so a huge type is never held in memory whole. */
-async function* pages(store, type, withValues, present) {
+async function* items(store, type, withValues, present) {
   codec.checkType(type)
-  let after = null
-  for (;;) {
-    const page = await codec.decodeList(await store.listPage(type, after, LIST_PAGE, withValues), withValues)
-    for (const item of page) yield present(item)
-    if (page.length < LIST_PAGE) return
-    const last = page[page.length - 1]
-    after = withValues ? last[0] : last
-  }
+  for await (const page of pages(store, type, withValues)) for (const item of page) yield present(item)
 }
 
 /**
@@ -147,8 +139,8 @@ function makeKeys(store, submit, proto, metrics) {
       return timed(metrics, 'set', undefined, () => items, () => bytes, written)
     },
     clear: () => timed(metrics, 'clear', undefined, none, none, submit(noop, () => store.clear())),
-    list: (type) => pages(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
-    listIds: (type) => pages(store, type, false, same),
+    list: (type) => items(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
+    listIds: (type) => items(store, type, false, same),
   }
 }
 

@@ -10,8 +10,8 @@ const { checkPath, checkServerOptions, checkSessionId, isUrl, openStore, invalid
 const { takeLease, isLive } = require('./lease.js')
 const { loadBaileys } = require('./baileys.js')
 const multifile = require('./multifile.js')
+const { pages } = require('./pages.js')
 
-const PAGE = 256
 const DAY_MS = 86_400_000
 /** Past this age the signed pre-key is reported stale, as WhatsApp clients rotate it. */
 const SIGNED_PRE_KEY_MAX_DAYS = 30
@@ -68,17 +68,6 @@ async function withStore(path, sessionId, { lease = false, create = false, takeo
   }
 }
 
-/** Every page of a type's entries, `[id, value]` pairs (values decoded, as stored). */
-async function* entries(store, type, withValues = true) {
-  let after = null
-  for (;;) {
-    const page = await codec.decodeList(await store.listPage(type, after, PAGE, withValues), withValues)
-    yield page
-    if (page.length < PAGE) return
-    const last = page[page.length - 1]
-    after = withValues ? last[0] : last
-  }
-}
 
 /**
  * The whole session as `{ creds, data: { [type]: { [id]: value } } }`; creds `null` if none.
@@ -92,7 +81,7 @@ async function readSession(store, onPage = noop) {
   const total = counts.reduce((n, c) => n + c.count, 0)
   for (const { type } of counts) {
     const values = (data[type] = {})
-    for await (const page of entries(store, type)) {
+    for await (const page of pages(store, type)) {
       for (const [id, v] of page) values[id] = v
       onPage(page.length, total)
     }
@@ -390,8 +379,8 @@ const SHAPES = {
   'identity-key': [(v) => isBytes(v), 'bytes'],
 }
 
-/** Decodes every value of the session and checks its shape; the problems found. */
-async function checkValues(store) {
+/** Decodes every value of the types in `counts` and checks its shape; the problems found. */
+async function checkValues(store, counts) {
   const problems = []
   let keys = 0
   const check = (type, id, value) => {
@@ -399,8 +388,8 @@ async function checkValues(store) {
     const shape = SHAPES[type]
     if (shape && !shape[0](value)) problems.push({ type, id, problem: `expected ${shape[1]}` })
   }
-  for (const { type } of JSON.parse(await store.counts())) {
-    for await (const ids of entries(store, type, false)) {
+  for (const { type } of counts) {
+    for await (const ids of pages(store, type, false)) {
       let found
       try {
         found = await codec.decodeMap(await store.get(type, Buffer.from(codec.encodeIds(ids))))
@@ -444,7 +433,7 @@ async function validateOpen(store, creds) {
   const counts = JSON.parse(await store.counts())
   const preKeys = counts.find((c) => c.type === 'pre-key')?.count ?? 0
   if (registered && preKeys === 0) warnings.push('no pre-keys are stored: Baileys uploads new ones on connect')
-  const values = await checkValues(store)
+  const values = await checkValues(store, counts)
   problems.push(...values.problems)
   return {
     ok: problems.length === 0 && registered,
