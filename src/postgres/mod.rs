@@ -244,13 +244,44 @@ async fn version(client: &impl deadpool_postgres::GenericClient) -> Result<Optio
     Ok(Some(row.get::<_, Option<i32>>(0).unwrap_or(0)))
 }
 
-/// The last write of each key: one statement may touch a row only once.
-fn last_writes(writes: &[KeyWrite]) -> (Vec<&KeyWrite>, Vec<&KeyWrite>) {
-    let mut last: HashMap<(&str, &str), &KeyWrite> = HashMap::with_capacity(writes.len());
-    for w in writes {
-        last.insert((&w.kind, &w.id), w);
+/// The key writes of a mutation as the array parameters of one statement: deletes, then
+/// puts. Only the last write of each key counts: one statement may touch a row only once.
+struct KeyColumns<'a> {
+    delete_types: Vec<&'a str>,
+    delete_ids: Vec<&'a str>,
+    put_types: Vec<&'a str>,
+    put_ids: Vec<&'a str>,
+    values: Vec<&'a [u8]>,
+}
+
+impl<'a> KeyColumns<'a> {
+    fn of(writes: &'a [KeyWrite]) -> Self {
+        let mut last: HashMap<(&str, &str), &KeyWrite> = HashMap::with_capacity(writes.len());
+        for w in writes {
+            last.insert((&w.kind, &w.id), w);
+        }
+        let mut cols = KeyColumns {
+            delete_types: Vec::new(),
+            delete_ids: Vec::new(),
+            put_types: Vec::with_capacity(last.len()),
+            put_ids: Vec::with_capacity(last.len()),
+            values: Vec::with_capacity(last.len()),
+        };
+        for w in last.into_values() {
+            match &w.value {
+                Some(v) => {
+                    cols.put_types.push(&w.kind);
+                    cols.put_ids.push(&w.id);
+                    cols.values.push(v);
+                }
+                None => {
+                    cols.delete_types.push(&w.kind);
+                    cols.delete_ids.push(&w.id);
+                }
+            }
+        }
+        cols
     }
-    last.into_values().partition(|w| w.value.is_some())
 }
 
 /// Every key write of a mutation in one statement, so one round trip however many keys.
@@ -258,11 +289,7 @@ async fn write_keys(tx: &Transaction<'_>, session: i64, writes: &[KeyWrite]) -> 
     if writes.is_empty() {
         return Ok(());
     }
-    let (puts, deletes) = last_writes(writes);
-    let column = |ws: &[&KeyWrite], f: fn(&KeyWrite) -> &str| -> Vec<String> {
-        ws.iter().map(|w| f(w).to_owned()).collect()
-    };
-    let values: Vec<&[u8]> = puts.iter().filter_map(|w| w.value.as_deref()).collect();
+    let cols = KeyColumns::of(writes);
     let stmt = tx
         .prepare_cached(
             "WITH gone AS (
@@ -278,11 +305,11 @@ async fn write_keys(tx: &Transaction<'_>, session: i64, writes: &[KeyWrite]) -> 
         &stmt,
         &[
             &session,
-            &column(&deletes, |w| &w.kind),
-            &column(&deletes, |w| &w.id),
-            &column(&puts, |w| &w.kind),
-            &column(&puts, |w| &w.id),
-            &values,
+            &cols.delete_types,
+            &cols.delete_ids,
+            &cols.put_types,
+            &cols.put_ids,
+            &cols.values,
         ],
     )
     .await?;
@@ -448,21 +475,16 @@ impl PostgresBackend {
             let lease = self.lease.as_deref();
             let row = match keys {
                 Some(writes) => {
-                    let (puts, deletes) = last_writes(writes);
-                    let column = |ws: &[&KeyWrite], f: fn(&KeyWrite) -> &str| -> Vec<String> {
-                        ws.iter().map(|w| f(w).to_owned()).collect()
-                    };
-                    let values: Vec<&[u8]> =
-                        puts.iter().filter_map(|w| w.value.as_deref()).collect();
+                    let cols = KeyColumns::of(writes);
                     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
                         &self.session,
                         &lease,
                         &session,
-                        &column(&deletes, |w| &w.kind),
-                        &column(&deletes, |w| &w.id),
-                        &column(&puts, |w| &w.kind),
-                        &column(&puts, |w| &w.id),
-                        &values,
+                        &cols.delete_types,
+                        &cols.delete_ids,
+                        &cols.put_types,
+                        &cols.put_ids,
+                        &cols.values,
                     ];
                     client.query_one(&stmt, &params).await
                 }
