@@ -27,17 +27,23 @@ export declare class NativeStore {
    */
   getSync(kind: string, ids: Buffer, out: Buffer): number
   /**
-   * `frame`: a set frame (src/wire.rs), applied in one transaction.
-   *
-   * `alone`: no other write was made in the same turn of the event loop. Writes made
-   * together go through the storage thread, where they share one commit.
+   * `frame`: a set frame (src/wire.rs), applied in one transaction on the storage thread,
+   * where writes made together share one commit. The frame is parsed there: a large one
+   * costs the event loop nothing.
    */
-  set(frame: Buffer, alone: boolean): Raw
+  set(frame: Buffer): Raw
+  /**
+   * `set`, done at once on this thread when the store is idle and the frame small: see
+   * `write_now` for what it returns.
+   */
+  setNow(frame: Buffer): boolean | Error
   clear(): Raw
   /** Resolves to the encoded creds, or `null` for a new session. */
   loadCreds(): Raw
-  /** `creds`: one encoded value. */
-  saveCreds(creds: Buffer, alone: boolean): Raw
+  /** `creds`: one encoded value, written through the storage thread. */
+  saveCreds(creds: Buffer): Raw
+  /** `saveCreds`, done at once on this thread when it can: see `write_now`. */
+  saveCredsNow(creds: Buffer): boolean | Error
   /**
    * One page of `list`/`listIds`: up to `limit` entries after `after`, in id order, as
    * an entries frame (values empty unless `withValues`).

@@ -28,10 +28,15 @@ function alone() {
   return true
 }
 
+/** What a write that completed at once on this thread hands back instead of a promise. */
+const DONE = Symbol('done')
+
 /**
  * Hands calls to the native store in the order they were made. An encoder returns a frame,
  * or a promise of one when large data is encoded in slices; calls made meanwhile wait their
- * turn. A bad argument becomes a rejected promise, never a throw.
+ * turn. `send` returns a promise, or the result itself when the call completed at once on
+ * this thread (`DONE` for a write): the caller then makes the one promise it returns. A bad
+ * argument becomes a rejected promise, never a throw.
  */
 function makeSubmitter() {
   let tail = null // settles once every call made so far has reached the native store
@@ -43,7 +48,8 @@ function makeSubmitter() {
     const result = framed.then(
       (frame) => {
         submitted()
-        return send(frame)
+        const out = send(frame)
+        return out === DONE ? undefined : out
       },
       (err) => {
         submitted()
@@ -61,13 +67,12 @@ function makeSubmitter() {
 
   return function submit(encode, send) {
     if (tail !== null) return after(tail.then(encode), send)
-    let frame
     try {
-      frame = encode()
+      const frame = encode()
+      return frame instanceof Promise ? after(frame, send) : send(frame)
     } catch (err) {
       return Promise.reject(err)
     }
-    return frame instanceof Promise ? after(frame, send) : send(frame)
   }
 }
 
@@ -78,16 +83,33 @@ async function* items(store, type, withValues, present) {
 }
 
 /**
- * Records a call in `metrics` when its promise settles, on a side branch: the caller's
- * promise is returned as it is, with no extra step before it settles.
+ * The promise a call returns, its outcome recorded in `metrics`: at once for a call that
+ * completed on this thread (`out` is its result), else when the promise settles, on a side
+ * branch, so the caller's promise settles with no extra step.
  */
-function timed(metrics, op, type, items, bytes, promise) {
-  const started = performance.now()
-  promise.then(
-    (v) => metrics.record(op, type, started, items(), bytes(v), undefined),
-    (err) => metrics.record(op, type, started, items(), 0, err),
-  )
-  return promise
+function finish(metrics, op, type, started, items, bytes, out) {
+  if (out instanceof Promise) {
+    out.then(
+      (v) => metrics.record(op, type, started, items(), bytes(v), undefined),
+      (err) => metrics.record(op, type, started, items(), 0, err),
+    )
+    return out
+  }
+  metrics.record(op, type, started, items(), bytes(out), undefined)
+  return Promise.resolve(out === DONE ? undefined : out)
+}
+
+/**
+ * Writes `frame` (`now` and `queued` being the native store's pair of methods): at once on
+ * this thread when it was made alone and the store can, else through the storage thread.
+ */
+function write(store, now, queued, frame) {
+  if (alone()) {
+    const done = now.call(store, frame)
+    if (done === true) return DONE
+    if (done !== false) return Promise.reject(done)
+  }
+  return queued.call(store, frame)
 }
 
 const none = () => 0
@@ -109,36 +131,41 @@ function makeKeys(store, submit, proto, metrics) {
   }
   const asAppStatePair = ([id, v]) => [id, AppStateSyncKeyData.fromObject(v)]
   const withoutPrototype = (found) => Object.assign(Object.create(null), found)
+  // An absent id named like an Object.prototype member ('constructor'...) must not read as
+  // present: such rare requests get a result without a prototype.
+  const shape = (type, ids, found) => {
+    if (ids.some((id) => id in Object.prototype)) found = withoutPrototype(found)
+    return type === 'app-state-sync-key' ? asAppStateKeys(found) : found
+  }
+  const { getSync, get, setNow, set } = store
   return {
     get(type, ids) {
+      const started = performance.now()
       let bytes = 0
-      const read = (frame) => ((bytes = frame.length), codec.decodeMap(frame))
-      const readNow = (frame) => ((bytes = frame.length), codec.decodeMapNow(frame))
-      const found = submit(
+      const out = submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
         (frame) => {
           // Small reads are answered on this thread when no write is in flight, into a buffer
           // kept for it and decoded before anything else runs.
-          const n = store.getSync(type, frame, scratch)
-          let found = n >= 0 ? Promise.resolve(readNow(scratch.subarray(0, n))) : store.get(type, frame).then(read)
-          // An absent id named like an Object.prototype member ('constructor'...) must not read
-          // as present: such rare requests get a result without a prototype.
-          if (ids.some((id) => id in Object.prototype)) found = found.then(withoutPrototype)
-          return type === 'app-state-sync-key' ? found.then(asAppStateKeys) : found
+          const n = getSync.call(store, type, frame, scratch)
+          if (n >= 0) return (bytes = n), shape(type, ids, codec.decodeMapNow(scratch))
+          return get.call(store, type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then((found) => shape(type, ids, found))
         },
       )
-      return timed(metrics, 'get', typeof type === 'string' ? type : undefined, () => (Array.isArray(ids) ? ids.length : 0), () => bytes, found)
+      const count = () => (Array.isArray(ids) ? ids.length : 0)
+      return finish(metrics, 'get', typeof type === 'string' ? type : undefined, started, count, () => bytes, out)
     },
     set(data) {
+      const started = performance.now()
       let bytes = 0
       let items = 0
-      const written = submit(
+      const out = submit(
         () => codec.encodeSet(data),
-        (frame) => ((bytes = frame.length), (items = keyCount(data)), store.set(frame, alone())),
+        (frame) => ((bytes = frame.length), (items = keyCount(data)), write(store, setNow, set, frame)),
       )
-      return timed(metrics, 'set', undefined, () => items, () => bytes, written)
+      return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },
-    clear: () => timed(metrics, 'clear', undefined, none, none, submit(noop, () => store.clear())),
+    clear: () => finish(metrics, 'clear', undefined, performance.now(), none, none, submit(noop, () => store.clear())),
     list: (type) => items(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
     listIds: (type) => items(store, type, false, same),
   }
@@ -185,6 +212,7 @@ async function useRustAuthState(path, options) {
   const metrics = new Metrics(sessionId)
   const submit = makeSubmitter()
   const saveNow = () => {
+    const started = performance.now()
     // Encoded now, even if the write waits behind a large call: what is saved is the
     // object as it is at the moment of the call.
     let now
@@ -194,20 +222,23 @@ async function useRustAuthState(path, options) {
     } catch (err) {
       return Promise.reject(err)
     }
-    const written = submit(
+    const out = submit(
       () => now,
       (bytes) => {
         const { last } = saved
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
-        const entry = { bytes, done: store.saveCreds(bytes, alone()) }
+        const written = write(store, store.saveCredsNow, store.saveCreds, bytes)
+        const entry = { bytes, done: written }
         saved.last = entry
-        entry.done.catch(() => {
-          if (saved.last === entry) saved.last = null
-        })
-        return entry.done
+        if (written !== DONE) {
+          written.catch(() => {
+            if (saved.last === entry) saved.last = null
+          })
+        }
+        return written
       },
     )
-    return timed(metrics, 'saveCreds', undefined, one, () => now.length, written)
+    return finish(metrics, 'saveCreds', undefined, started, one, () => now.length, out)
   }
   // With a debounce, calls within the window share one write of the creds as they are when
   // it fires: a burst of creds.update events costs one commit.

@@ -511,17 +511,22 @@ function decodeValue(buf) {
   return presented(new Reader(buf), buf.length)
 }
 
+/** Reads one `[id][u32 length][value]` entry of an entries frame into `out`. */
+function mapEntry(r, out) {
+  const id = r.utf8()
+  const len = r.buf.readUInt32LE(r.pos)
+  r.pos += 4
+  const v = presented(r, len)
+  if (id === '__proto__') Object.defineProperty(out, id, { value: v, writable: true, enumerable: true, configurable: true })
+  else out[id] = v
+}
+
 function* mapEntries(buf) {
   const r = new Reader(buf)
   const n = r.varint()
   const out = {}
   for (let i = 0; i < n; i++) {
-    const id = r.utf8()
-    const len = buf.readUInt32LE(r.pos)
-    r.pos += 4
-    const v = presented(r, len)
-    if (id === '__proto__') Object.defineProperty(out, id, { value: v, writable: true, enumerable: true, configurable: true })
-    else out[id] = v
+    mapEntry(r, out)
     yield
   }
   return out
@@ -552,13 +557,16 @@ function* listEntries(buf, withValues) {
  */
 const decodeMap = (buf) => drive(mapEntries(buf))
 
-/** `decodeMap`, always at once: for a frame in a buffer that is reused right after. */
+/**
+ * `decodeMap`, always at once: for a frame at the start of `buf`, a buffer reused right after
+ * (the frame says where it ends).
+ */
 function decodeMapNow(buf) {
-  const steps = mapEntries(buf)
-  for (;;) {
-    const r = steps.next()
-    if (r.done) return r.value
-  }
+  const r = new Reader(buf)
+  const n = r.varint()
+  const out = {}
+  for (let i = 0; i < n; i++) mapEntry(r, out)
+  return out
 }
 
 /** An entries frame as `[[id, value], ...]`, or just the ids (maybe as a promise, as above). */

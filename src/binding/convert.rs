@@ -58,3 +58,9 @@ pub unsafe fn null(env: Env) -> Val {
     sys::napi_get_null(env, &mut v);
     v
 }
+
+pub unsafe fn boolean(env: Env, b: bool) -> Val {
+    let mut v = ptr::null_mut();
+    sys::napi_get_boolean(env, b, &mut v);
+    v
+}

@@ -10,6 +10,7 @@ use napi::bindgen_prelude::{BufferSlice, ToNapiValue, TypeName, ValueType};
 use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 
+use super::convert;
 use super::settle::{self, Shape, Shared, Ticket};
 use crate::backend::{Backend, Lease, Mutation, Takeover};
 use crate::error::{Code, Error};
@@ -136,20 +137,50 @@ impl NativeStore {
         self.submit(env, Shape::Text, Op::Call(call))
     }
 
-    /// Writes `mutation` at once if it can, else through the storage thread.
-    fn write(&mut self, env: Env, mutation: Mutation) -> Raw {
+    /// Applies `mutation` at once on this thread when nothing is queued and the backend can
+    /// (`Ok` with its outcome); else hands it back (`Err`), for the storage thread.
+    fn try_write(
+        &mut self,
+        mutation: Mutation,
+    ) -> std::result::Result<crate::error::Result<()>, Mutation> {
         let batch = [mutation];
         match self.now(|be| be.try_apply(&batch)) {
-            Some(mut results) => {
-                let result = results.pop().unwrap_or(Ok(())).map(|()| Reply::Done);
-                Raw(unsafe { settle::settled(env.raw(), Shape::Done, result) })
-            }
+            Some(mut results) => Ok(results.pop().unwrap_or(Ok(()))),
             None => {
                 let [mutation] = batch;
-                self.submit(env, Shape::Done, Op::Write(mutation))
+                Err(mutation)
             }
         }
     }
+
+    /// Writes `mutation` at once if it can, else through the storage thread.
+    fn write(&mut self, env: Env, mutation: Mutation) -> Raw {
+        match self.try_write(mutation) {
+            Ok(result) => {
+                let result = result.map(|()| Reply::Done);
+                Raw(unsafe { settle::settled(env.raw(), Shape::Done, result) })
+            }
+            Err(mutation) => self.submit(env, Shape::Done, Op::Write(mutation)),
+        }
+    }
+
+    /// `true` once `mutation` was committed on this thread, `false` when it has to go
+    /// through the storage thread, or the error it failed with: a call that completes here
+    /// costs JavaScript no promise of its own.
+    fn write_now(&mut self, env: Env, mutation: Mutation) -> Raw {
+        let env = env.raw();
+        Raw(match self.try_write(mutation) {
+            Ok(Ok(())) => unsafe { convert::boolean(env, true) },
+            Ok(Err(e)) => unsafe { settle::error_value(env, &e) },
+            Err(_) => unsafe { convert::boolean(env, false) },
+        })
+    }
+}
+
+/// Creds as JavaScript encoded them, in stored form.
+fn stored_creds(creds: &[u8]) -> crate::error::Result<Vec<u8>> {
+    crate::codec::to_stored(creds)
+        .map_err(|e| Error::new(Code::Internal, format!("creds: {}", e.message)))
 }
 
 #[napi]
@@ -227,19 +258,24 @@ impl NativeStore {
         }
     }
 
-    /// `frame`: a set frame (src/wire.rs), applied in one transaction.
+    /// `frame`: a set frame (src/wire.rs), applied in one transaction on the storage thread,
+    /// where writes made together share one commit. The frame is parsed there: a large one
+    /// costs the event loop nothing.
     #[napi]
-    ///
-    /// `alone`: no other write was made in the same turn of the event loop. Writes made
-    /// together go through the storage thread, where they share one commit.
-    pub fn set(&mut self, env: Env, frame: BufferSlice, alone: bool) -> Raw {
-        if !alone || frame.len() > MAX_NOW_FRAME {
-            // Parsed on the storage thread: a large frame costs the event loop nothing.
-            return self.submit(env, Shape::Done, Op::Set(frame.to_vec()));
+    pub fn set(&mut self, env: Env, frame: BufferSlice) -> Raw {
+        self.submit(env, Shape::Done, Op::Set(frame.to_vec()))
+    }
+
+    /// `set`, done at once on this thread when the store is idle and the frame small: see
+    /// `write_now` for what it returns.
+    #[napi(js_name = "setNow", ts_return_type = "boolean | Error")]
+    pub fn set_now(&mut self, env: Env, frame: BufferSlice) -> Raw {
+        if frame.len() > MAX_NOW_FRAME {
+            return Raw(unsafe { convert::boolean(env.raw(), false) });
         }
         match wire::parse_set(&frame) {
-            Ok(writes) => self.write(env, Mutation::Keys(writes)),
-            Err(e) => Raw(unsafe { settle::rejected(env.raw(), &e) }),
+            Ok(writes) => self.write_now(env, Mutation::Keys(writes)),
+            Err(e) => Raw(unsafe { settle::error_value(env.raw(), &e) }),
         }
     }
 
@@ -254,20 +290,21 @@ impl NativeStore {
         self.submit(env, Shape::Bytes, Op::LoadCreds)
     }
 
-    /// `creds`: one encoded value.
+    /// `creds`: one encoded value, written through the storage thread.
     #[napi(js_name = "saveCreds")]
-    pub fn save_creds(&mut self, env: Env, creds: BufferSlice, alone: bool) -> Raw {
-        match crate::codec::to_stored(&creds) {
-            Ok(stored) if !alone => {
-                self.submit(env, Shape::Done, Op::Write(Mutation::Creds(stored)))
-            }
-            Ok(stored) => self.write(env, Mutation::Creds(stored)),
-            Err(e) => Raw(unsafe {
-                settle::rejected(
-                    env.raw(),
-                    &Error::new(Code::Internal, format!("creds: {}", e.message)),
-                )
-            }),
+    pub fn save_creds(&mut self, env: Env, creds: BufferSlice) -> Raw {
+        match stored_creds(&creds) {
+            Ok(stored) => self.submit(env, Shape::Done, Op::Write(Mutation::Creds(stored))),
+            Err(e) => Raw(unsafe { settle::rejected(env.raw(), &e) }),
+        }
+    }
+
+    /// `saveCreds`, done at once on this thread when it can: see `write_now`.
+    #[napi(js_name = "saveCredsNow", ts_return_type = "boolean | Error")]
+    pub fn save_creds_now(&mut self, env: Env, creds: BufferSlice) -> Raw {
+        match stored_creds(&creds) {
+            Ok(stored) => self.write_now(env, Mutation::Creds(stored)),
+            Err(e) => Raw(unsafe { settle::error_value(env.raw(), &e) }),
         }
     }
 

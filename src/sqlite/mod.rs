@@ -394,10 +394,18 @@ fn session_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
 
 impl Backend for SqliteBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        match self.session()? {
-            Some(session) => read_keys(&self.conn, session, kind, ids),
-            None => Ok(Vec::new()),
+        let Some(session) = self.session()? else {
+            return Ok(Vec::new());
+        };
+        // Alone, each lookup is a read transaction of its own, taking and dropping the
+        // file's shared lock (two system calls): many ids share one.
+        if ids.len() < 2 || !self.conn.is_autocommit() {
+            return read_keys(&self.conn, session, kind, ids);
         }
+        self.conn.execute_batch("BEGIN")?;
+        let found = read_keys(&self.conn, session, kind, ids);
+        self.rollback();
+        found
     }
 
     fn try_get(&mut self, kind: &str, ids: &[String]) -> Option<Result<Vec<Entry>>> {
