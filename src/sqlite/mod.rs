@@ -129,6 +129,8 @@ impl SqliteBackend {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| at(path, e))?;
+        // Every statement of the store stays prepared (rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(64);
         let mut backend = SqliteBackend {
             conn,
             busy_timeout: options.busy_timeout,
@@ -226,6 +228,12 @@ impl SqliteBackend {
         Ok(())
     }
 
+    /// Runs a statement without parameters, kept prepared: transaction control runs a few
+    /// times per write, and parsing it each time costs more than the statement itself.
+    fn exec(&self, sql: &'static str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([]).map(drop)
+    }
+
     /// The session's row id, creating the row inside the open transaction if needed. Key
     /// writes leave the row alone: one page less to write per commit.
     fn ensure_session(&self) -> Result<i64> {
@@ -310,8 +318,8 @@ impl SqliteBackend {
     /// Runs `f` in an immediate transaction, committed if it returns `Ok`.
     fn in_tx<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
         self.rollback();
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        let r = f(self).and_then(|r| Ok((r, self.conn.execute_batch("COMMIT")?)));
+        self.exec("BEGIN IMMEDIATE")?;
+        let r = f(self).and_then(|r| Ok((r, self.exec("COMMIT")?)));
         match r {
             Ok((r, ())) => Ok(r),
             Err(e) => {
@@ -330,15 +338,15 @@ impl SqliteBackend {
         }
         let mut results = Vec::with_capacity(batch.len());
         for mutation in batch {
-            self.conn.execute_batch("SAVEPOINT m")?;
+            self.exec("SAVEPOINT m")?;
             let result = self.apply_one(session, mutation);
             if let Err(e) = &result {
                 if self.conn.is_autocommit() {
                     return Err(e.clone());
                 }
-                self.conn.execute_batch("ROLLBACK TO m")?;
+                self.exec("ROLLBACK TO m")?;
             }
-            self.conn.execute_batch("RELEASE m")?;
+            self.exec("RELEASE m")?;
             results.push(result);
         }
         Ok(results)
@@ -364,7 +372,7 @@ impl SqliteBackend {
     fn rollback(&self) {
         if !self.conn.is_autocommit() {
             // Nothing more can be done if even this fails; the next BEGIN reports it.
-            let _ = self.conn.execute_batch("ROLLBACK");
+            let _ = self.exec("ROLLBACK");
         }
     }
 }
@@ -402,7 +410,7 @@ impl Backend for SqliteBackend {
         if ids.len() < 2 || !self.conn.is_autocommit() {
             return read_keys(&self.conn, session, kind, ids);
         }
-        self.conn.execute_batch("BEGIN")?;
+        self.exec("BEGIN")?;
         let found = read_keys(&self.conn, session, kind, ids);
         self.rollback();
         found
@@ -441,7 +449,7 @@ impl Backend for SqliteBackend {
         let fail_all = |e: Error| batch.iter().map(|_| Err(e.clone())).collect();
         // A transaction left open by an earlier failure must not swallow this one.
         self.rollback();
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             return fail_all(e.into());
         }
         let outcome = self
@@ -449,7 +457,7 @@ impl Backend for SqliteBackend {
             .and_then(|()| self.ensure_session())
             .and_then(|session| Ok((session, self.apply_in_tx(session, batch)?)));
         match outcome {
-            Ok((session, results)) => match self.conn.execute_batch("COMMIT") {
+            Ok((session, results)) => match self.exec("COMMIT") {
                 Ok(()) => {
                     self.session_id = Some(session);
                     results
