@@ -542,9 +542,10 @@ export declare function resetSession(
  * A new session starts with creds made by Baileys' `initAuthCreds()`, saved at once.
  *
  * @param path - The SQLite file, resolved against the current directory. It and its missing
- * parent directories are created if needed. Or a server URL: `postgres://` (TLS as its
- * `sslmode` parameter says: `require`, `verify-ca` or `verify-full` with `sslrootcert`;
- * without one, no TLS), `redis://`, or `rediss://` for Redis over TLS (see
+ * parent directories are created if needed. Or a server URL: `postgres://` (over TLS when
+ * its `sslmode` parameter is `require`, `verify-ca` or `verify-full`, the last two checking
+ * the certificate against `sslrootcert`, a PEM file, or the system's roots; plain text
+ * otherwise), `redis://`, or `rediss://` for Redis over TLS (see
  * {@link RustAuthStateOptions.tls}).
  * @param options - See {@link RustAuthStateOptions}.
  * @returns The state to pass to `makeWASocket`, `saveCreds` and `close`.
