@@ -101,6 +101,8 @@ export interface OpenOptions {
   /** Redis: replicas that must acknowledge each write (`WAIT`), and for how long. */
   redisWaitReplicas?: number
   redisWaitTimeoutMs?: number
+  /** Redis over TLS: a PEM file of the roots to trust instead of the system's. */
+  tlsCa?: string
 }
 
 /** The schema version this build writes. */

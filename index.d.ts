@@ -56,9 +56,10 @@ export declare const ErrorCode: Readonly<{
   /** An auth folder, session JSON or backup cannot be read whole (a torn creds.json...); nothing was written. */
   ERR_INVALID_SOURCE: 'ERR_INVALID_SOURCE'
   /**
-   * The PostgreSQL or Redis server cannot be reached or the connection broke; nothing of the
-   * failed call was written, unless the message says the connection broke while the server
-   * was committing (the outcome is then unknown).
+   * The PostgreSQL or Redis server cannot be reached, the connection broke, or the TLS
+   * handshake failed (the message says why: a certificate not trusted, or not naming the
+   * URL's host); nothing of the failed call was written, unless the message says the
+   * connection broke while the server was committing (the outcome is then unknown).
    */
   ERR_UNAVAILABLE: 'ERR_UNAVAILABLE'
   /** A Redis write reached the primary, but fewer replicas than `redisWait.replicas` acknowledged it in time. */
@@ -173,6 +174,14 @@ export interface RustAuthStateOptions {
    * for at most `timeoutMs`; fewer rejects with {@link ErrorCode.ERR_NOT_REPLICATED}.
    */
   redisWait?: { replicas: number; timeoutMs: number }
+  /**
+   * Redis over TLS (`rediss://` URLs): `ca`, the path of a PEM file holding the root
+   * certificate(s) to check the server's certificate against, instead of the system's
+   * trusted roots. The certificate must also name the URL's host. A `rediss://…#insecure`
+   * URL checks no certificate at all. PostgreSQL takes its TLS settings in the URL
+   * (`sslmode=verify-full&sslrootcert=/path/ca.pem`), as libpq does.
+   */
+  tls?: { ca: string }
   /**
    * Hold the session's lease while open: a second open of the same session, from this or any
    * process on this machine or another sharing the store, rejects with
@@ -326,6 +335,7 @@ export interface ServerOptions {
   schema?: string
   prefix?: string
   clientName?: string
+  tls?: { ca: string }
 }
 
 /** Options naming one session of a store. */
@@ -532,7 +542,11 @@ export declare function resetSession(
  * A new session starts with creds made by Baileys' `initAuthCreds()`, saved at once.
  *
  * @param path - The SQLite file, resolved against the current directory. It and its missing
- * parent directories are created if needed.
+ * parent directories are created if needed. Or a server URL: `postgres://` (over TLS when
+ * its `sslmode` parameter is `require`, `verify-ca` or `verify-full`, the last two checking
+ * the certificate against `sslrootcert`, a PEM file, or the system's roots; plain text
+ * otherwise), `redis://`, or `rediss://` for Redis over TLS (see
+ * {@link RustAuthStateOptions.tls}).
  * @param options - See {@link RustAuthStateOptions}.
  * @returns The state to pass to `makeWASocket`, `saveCreds` and `close`.
  * @throws {@link AuthStateError} (as a rejection) when an argument is invalid, the file cannot

@@ -16,6 +16,8 @@ import {
   RUN_PREFIX,
   RUN_SCHEMA,
   serverUp,
+  startTlsRedis,
+  withParams,
 } from './helpers/servers.mjs'
 
 after(dropRunData)
@@ -85,6 +87,61 @@ async function cutMidSet(url, options, { hold, cut, release }) {
     await store.close()
   }
 }
+
+/** Sets and gets Buffers through the store opened at `url`, runs `whileOpen`, and closes it. */
+async function roundTrip(url, options, whileOpen = async () => {}) {
+  const store = await useRustAuthState(url, options)
+  try {
+    const data = {
+      session: { '1.0': Buffer.from([0, 1, 2, 255]) },
+      'pre-key': { 1: { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } },
+    }
+    await store.state.keys.set(data)
+    assert.deepStrictEqual(await store.state.keys.get('session', ['1.0']), data.session)
+    assert.deepStrictEqual(await store.state.keys.get('pre-key', ['1']), data['pre-key'])
+    await whileOpen()
+  } finally {
+    await store.close()
+  }
+}
+
+describe('TLS', () => {
+  test('postgres: sslmode=require round-trips over an encrypted connection', async (t) => {
+    if (!serverUp('postgres')) return
+    if (psql('SHOW ssl') !== 'on') {
+      const why = `the PostgreSQL server at ${POSTGRES_URL} has ssl = off`
+      if (process.env.CI) assert.fail(why)
+      return t.skip(why)
+    }
+    const clientName = `bra-tls-${process.pid}`
+    const url = withParams(POSTGRES_URL, 'sslmode=require')
+    await roundTrip(url, { schema: RUN_SCHEMA, sessionId: 'tls', clientName }, async () => {
+      const [encrypted, all] = psql(
+        `SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+         WHERE a.application_name = '${clientName}'`,
+      ).split('|')
+      assert.ok(Number(all) > 0, 'the store has connections')
+      assert.equal(encrypted, all, 'every one of them encrypted')
+    })
+  })
+
+  test("redis: rediss:// round-trips, checking the server's certificate against tls.ca", async (t) => {
+    const server = await startTlsRedis()
+    if (typeof server === 'string') return t.skip(server)
+    try {
+      await roundTrip(server.url, { sessionId: 'tls', tls: { ca: server.ca } })
+      // The system's roots do not know the test's CA; #insecure checks nothing.
+      await assert.rejects(useRustAuthState(server.url, { sessionId: 'other' }), (err) => {
+        assert.equal(err.code, ErrorCode.ERR_UNAVAILABLE, err.message)
+        assert.match(err.message, /TLS handshake.*not trusted/)
+        return true
+      })
+      await roundTrip(`${server.url}/#insecure`, { sessionId: 'insecure' })
+    } finally {
+      await server.stop()
+    }
+  })
+})
 
 describe('postgres', () => {
   if (!serverUp('postgres')) return
@@ -190,6 +247,13 @@ test('server options are checked against the kind of location', async () => {
     [REDIS_URL, { prefix: '' }],
     [REDIS_URL, { redisWait: { replicas: -1, timeoutMs: 10 } }],
     [POSTGRES_URL, { redisWait: { replicas: 1, timeoutMs: 10 } }],
+    [withParams(POSTGRES_URL, 'sslmode=allow'), {}],
+    [withParams(POSTGRES_URL, 'sslmode=verify-full&sslrootcert=/nonexistent.pem'), {}],
+    [POSTGRES_URL, { tls: { ca: '/etc/ssl/certs/ca-certificates.crt' } }],
+    [REDIS_URL, { tls: { ca: '/etc/ssl/certs/ca-certificates.crt' } }],
+    ['rediss://127.0.0.1:9', { tls: {} }],
+    ['rediss://127.0.0.1:9', { tls: { ca: '/etc/ssl/certs/ca-certificates.crt', cert: 'x.pem' } }],
+    ['rediss://127.0.0.1:9', { tls: { ca: '/nonexistent.pem' } }],
   ]
   for (const [location, options] of cases) {
     await assert.rejects(useRustAuthState(location, options), { code: ErrorCode.ERR_INVALID_ARGUMENT }, JSON.stringify(options))

@@ -8,6 +8,7 @@ const { AuthStateError, ErrorCode } = require('./errors.js')
 const DURABILITY = ['normal', 'full']
 const POSTGRES = /^postgres(ql)?:\/\//i
 const REDIS = /^rediss?:\/\//i
+const REDISS = /^rediss:\/\//i
 
 /** Whether `location` is a server URL (PostgreSQL or Redis) rather than a file path. */
 const isUrl = (location) => typeof location === 'string' && (POSTGRES.test(location) || REDIS.test(location))
@@ -39,11 +40,11 @@ function wholeMs(value, name, min = 0) {
 }
 
 /**
- * The server options of `options` (`schema`, `prefix`, `clientName`, `redisWait`), checked
- * against the kind of `location`: each belongs to one kind of store.
+ * The server options of `options` (`schema`, `prefix`, `clientName`, `redisWait`, `tls`),
+ * checked against the kind of `location`: each belongs to one kind of store.
  */
 function checkServerOptions(location, options) {
-  const { schema, prefix, clientName, redisWait } = options
+  const { schema, prefix, clientName, redisWait, tls } = options
   const postgres = POSTGRES.test(location)
   const redis = REDIS.test(location)
   if (schema !== undefined) {
@@ -73,7 +74,17 @@ function checkServerOptions(location, options) {
     }
     wholeMs(timeoutMs, 'redisWait.timeoutMs')
   }
-  return { schema, prefix, clientName, redisWait }
+  if (tls !== undefined) {
+    // A PostgreSQL URL says all of its TLS itself, as libpq's do.
+    if (!REDISS.test(location)) {
+      throw invalid('options.tls applies to rediss:// URLs only (a postgres:// URL takes sslmode= and sslrootcert=)')
+    }
+    if (tls === null || typeof tls !== 'object' || Object.keys(tls).some((k) => k !== 'ca')) {
+      throw invalid('options.tls must be { ca }, ca the path of a PEM file')
+    }
+    checkPath(tls.ca, 'options.tls.ca')
+  }
+  return { schema, prefix, clientName, redisWait, tls }
 }
 
 function checkOptions(path, options) {
@@ -113,7 +124,7 @@ function checkOptions(path, options) {
  * after this point.
  */
 async function openStore(path, options) {
-  const { sessionId, durability = 'normal', busyTimeoutMs = 5000, schema, prefix, clientName, redisWait } = options
+  const { sessionId, durability = 'normal', busyTimeoutMs = 5000, schema, prefix, clientName, redisWait, tls } = options
   const store = new native.NativeStore()
   const abandon = async (err) => {
     await store.close().catch(noop)
@@ -129,6 +140,7 @@ async function openStore(path, options) {
       clientName,
       redisWaitReplicas: redisWait?.replicas,
       redisWaitTimeoutMs: redisWait?.timeoutMs,
+      tlsCa: tls && resolve(tls.ca),
     })
     .catch(abandon)
   return { store, abandon }

@@ -24,7 +24,7 @@ function checkOptionsObject(options) {
   return options
 }
 
-/** The server options (`schema`, `prefix`, `clientName`) a tool passes on to the store. */
+/** The server options (`schema`, `prefix`, `clientName`, `tls`...) a tool passes on to the store. */
 const serverOf = (path, options) => (checkPath(path), checkServerOptions(path, checkOptionsObject(options)))
 
 /** Refuses a file-only tool on a server store. */

@@ -337,6 +337,7 @@ impl<B: Backend + 'static> ServerStore<B> {
                 client_name: format!("bra-test-{unique}"),
                 busy_timeout: Duration::from_secs(5),
                 wait: None,
+                tls_ca: None,
             },
             url,
             open,
@@ -389,9 +390,52 @@ pub fn server_up(name: &str, addr: &str, start: &str) -> bool {
         .and_then(|a| std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).ok())
         .is_some();
     if !up {
-        let message = format!("{name} is not running on {addr}; start it with `{start}`");
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("skipped: {message}");
+        skip(&format!(
+            "{name} is not running on {addr}; start it with `{start}`"
+        ));
     }
     up
+}
+
+/// Says why a test is skipped; under CI, where every test must run, fails it instead.
+pub fn skip(why: &str) {
+    assert!(std::env::var_os("CI").is_none(), "{why}");
+    eprintln!("skipped: {why}");
+}
+
+/// A throwaway certificate authority and a server certificate it signed, for localhost and
+/// 127.0.0.1 (`ca.pem`, `server.pem`, `server.key`), in a directory removed on drop. The
+/// node tests make theirs with the same script.
+pub struct Certs {
+    pub dir: std::path::PathBuf,
+}
+
+impl Certs {
+    pub fn new() -> Certs {
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("bra-certs-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/__test__/helpers/make-certs.sh"
+        );
+        let made = std::process::Command::new("sh")
+            .arg(script)
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(made.success(), "{script} failed");
+        Certs { dir }
+    }
+
+    pub fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -51,8 +51,9 @@ pub enum Code {
     /// A multi-file auth folder, JSON export or backup cannot be read whole (a torn
     /// creds.json...); nothing was written.
     InvalidSource,
-    /// The server cannot be reached or the connection broke; nothing of the failed call was
-    /// written (unless the message says the connection broke while committing).
+    /// The server cannot be reached, the connection broke or the TLS handshake failed; nothing
+    /// of the failed call was written (unless the message says the connection broke while
+    /// committing).
     Unavailable,
     /// A Redis write reached the primary but fewer replicas than asked acknowledged it in time.
     NotReplicated,

@@ -13,6 +13,7 @@ pub mod postgres;
 pub mod redis;
 pub mod server;
 pub mod sqlite;
+pub mod tls;
 pub mod wire;
 pub mod worker;
 

@@ -25,6 +25,8 @@ pub struct StoreOptions {
     pub client_name: Option<String>,
     /// Redis only: replicas to wait for after each write, and for how long.
     pub wait: Option<(u32, Duration)>,
+    /// Redis over TLS only: a PEM file of the roots to trust instead of the system's.
+    pub tls_ca: Option<String>,
 }
 
 /// The engine a location names.
@@ -60,6 +62,7 @@ pub fn open(location: &str, options: &StoreOptions) -> Result<Box<dyn Backend>> 
             .unwrap_or_else(|| DEFAULT_CLIENT_NAME.to_owned()),
         busy_timeout: options.busy_timeout,
         wait: options.wait,
+        tls_ca: options.tls_ca.clone(),
     };
     Ok(match Engine::of(location) {
         Engine::Sqlite => Box::new(SqliteBackend::open(

@@ -30,6 +30,8 @@ pub struct ServerOptions {
     pub busy_timeout: Duration,
     /// Redis: replicas that must acknowledge each write, and how long to wait for them.
     pub wait: Option<(u32, Duration)>,
+    /// Redis over TLS: a PEM file of the roots to trust instead of the system's.
+    pub tls_ca: Option<String>,
 }
 
 /// The process's runtime, made on first use. The storage threads are plain threads that

@@ -2,8 +2,15 @@
 // names unique to this run, and the server-side actions the tests take (through psql and
 // redis-cli, as an operator would).
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 
 export const POSTGRES_URL = process.env.BRA_POSTGRES_URL ?? 'postgres://127.0.0.1/test'
 export const REDIS_URL = process.env.BRA_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -81,4 +88,55 @@ export function serverArgs(location) {
   const [namespace, sessionId] = rest.split('/').map(decodeURIComponent)
   const key = url.startsWith('redis') ? 'prefix' : 'schema'
   return [url, { sessionId, [key]: namespace }]
+}
+
+/** `url` with more libpq parameters. */
+export const withParams = (url, params) => `${url}${url.includes('?') ? '&' : '?'}${params}`
+
+/** Whether something listens on 127.0.0.1:`port`. */
+const listening = (port) =>
+  new Promise((done) => {
+    const socket = connect(port, '127.0.0.1')
+    socket.once('connect', () => done(true) || socket.destroy())
+    socket.once('error', () => done(false))
+  })
+
+/**
+ * A redis-server of the caller's own, listening with TLS only on a free port, with a
+ * certificate made for it by make-certs.sh (the Rust tests make theirs with it too):
+ * `{ url, ca, stop }`. Resolves to the reason instead when redis-server cannot serve TLS
+ * here, for the test to skip with; under CI, where every test must run, it throws.
+ */
+export async function startTlsRedis() {
+  const dir = mkdtempSync(join(tmpdir(), 'bra-tls-'))
+  const made = run('sh', [fileURLToPath(new URL('make-certs.sh', import.meta.url)), dir])
+  assert.equal(made.status, 0, `make-certs.sh: ${made.stderr}`)
+  const probe = createServer().listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address()
+  probe.close()
+  const server = spawn(
+    'redis-server',
+    ['--port', '0', '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+      '--tls-port', String(port), '--tls-auth-clients', 'no', '--tls-ca-cert-file', join(dir, 'ca.pem'),
+      '--tls-cert-file', join(dir, 'server.pem'), '--tls-key-file', join(dir, 'server.key')],
+    { stdio: 'ignore' },
+  )
+  const exited = once(server, 'exit')
+  const stop = async () => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill()
+      await exited
+    }
+    rmSync(dir, { recursive: true, force: true })
+  }
+  server.once('error', () => {})
+  for (let i = 0; i < 500 && server.exitCode === null && server.pid; i++) {
+    if (await listening(port)) return { url: `rediss://127.0.0.1:${port}`, ca: join(dir, 'ca.pem'), stop }
+    await sleep(20)
+  }
+  await stop()
+  const why = `redis-server did not serve TLS on port ${port}: is it installed, and built with TLS?`
+  if (process.env.CI) throw new Error(why)
+  return why
 }

@@ -72,6 +72,8 @@ pub struct OpenOptions {
     /// Redis: replicas that must acknowledge each write (`WAIT`), and for how long.
     pub redis_wait_replicas: Option<u32>,
     pub redis_wait_timeout_ms: Option<u32>,
+    /// Redis over TLS: a PEM file of the roots to trust instead of the system's.
+    pub tls_ca: Option<String>,
 }
 
 #[napi]
@@ -219,6 +221,7 @@ impl NativeStore {
             prefix: options.prefix,
             client_name: options.client_name,
             wait,
+            tls_ca: options.tls_ca,
         };
         let open = Box::new(move || crate::open::open(&location, &options));
         self.submit(env, Shape::Done, Op::Open(open))

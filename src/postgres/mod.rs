@@ -5,6 +5,7 @@
 //! processes on hosts whose clocks disagree still agree on when a lease lapsed.
 
 mod schema;
+mod ssl;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -12,7 +13,6 @@ use std::sync::{Mutex, OnceLock};
 use deadpool_postgres::{
     Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
 };
-use tokio_postgres::config::SslMode;
 use tokio_postgres::{NoTls, Row};
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -24,6 +24,7 @@ use crate::error::{Code, Error, Result};
 use crate::server::{
     self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
 };
+use ssl::Ssl;
 
 const SERVER: &str = "PostgreSQL";
 
@@ -53,8 +54,10 @@ pub struct PostgresBackend {
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
-            // No answer from the server: the socket failed, closed or timed out.
-            return unavailable(SERVER, &err);
+            // No answer from the server: the socket failed, closed or timed out, or the TLS
+            // handshake failed.
+            return crate::tls::handshake_failed(SERVER, &err, "sslrootcert")
+                .unwrap_or_else(|| unavailable(SERVER, &err));
         };
         let state = db.code().code();
         let code = match state {
@@ -125,15 +128,17 @@ fn pool(url: &str, options: &ServerOptions) -> Result<Pool> {
         options.namespace, options.client_name
     );
     server::shared(&POOLS, key, || {
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| Error::invalid(format!("not a PostgreSQL URL: {e}")))?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(Error::invalid(
-                "sslmode=require is not supported: this build connects without TLS (use a local or otherwise trusted network)",
-            ));
-        }
+        let ssl = Ssl::split(url)?;
+        let mut config: tokio_postgres::Config = ssl.url.parse().map_err(|e| {
+            // The parser's Display leaves out which parameter it refused.
+            let which = std::error::Error::source(&e).map(|s| format!(" ({s})"));
+            Error::invalid(format!(
+                "not a PostgreSQL URL: {e}{}",
+                which.unwrap_or_default()
+            ))
+        })?;
         config
+            .ssl_mode(ssl.ssl_mode())
             .application_name(&options.client_name)
             // Unqualified names resolve in the store's schema only; a lock waited for longer
             // than the busy timeout fails the call with Busy, as SQLite's does.
@@ -142,13 +147,13 @@ fn pool(url: &str, options: &ServerOptions) -> Result<Pool> {
                 options.namespace
             ))
             .connect_timeout(CONNECT_TIMEOUT);
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let recycling = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match ssl.connector()? {
+            Some(tls) => Manager::from_config(config, tls, recycling),
+            None => Manager::from_config(config, NoTls, recycling),
+        };
         Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
@@ -444,6 +449,11 @@ impl PostgresBackend {
     /// migrating the schema.
     pub fn open(url: &str, options: &ServerOptions) -> Result<Self> {
         check_schema(&options.namespace)?;
+        if options.tls_ca.is_some() {
+            return Err(Error::invalid(
+                "tls.ca applies to rediss:// URLs: give PostgreSQL the root certificate with sslrootcert= in the URL",
+            ));
+        }
         let pool = pool(url, options)?;
         block_on(async {
             let mut client = pool.get().await?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::backend_contract::{put, server_up, ServerStore};
+use crate::backend_contract::{ids, put, server_up, skip, Certs, ServerStore};
 
 fn url() -> String {
     std::env::var("BRA_POSTGRES_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1/test".into())
@@ -45,6 +45,24 @@ fn admin(sql: &str) -> Result<Vec<tokio_postgres::SimpleQueryMessage>> {
         tokio::spawn(conn);
         Ok(client.simple_query(sql).await?)
     })
+}
+
+/// The first column of each row `sql` returns.
+fn column(sql: &str) -> Vec<String> {
+    admin(sql)
+        .unwrap()
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `url` with more parameters.
+fn with_params(url: &str, params: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{params}")
 }
 
 crate::backend_contract!(fresh;
@@ -93,18 +111,10 @@ fn schema_is_created_once_by_processes_racing_and_versioned() {
     for t in opened {
         t.join().unwrap().unwrap();
     }
-    let rows = admin(&format!(
+    let versions = column(&format!(
         "SELECT version FROM {}.schema_version",
         store.schema()
-    ))
-    .unwrap();
-    let versions: Vec<_> = rows
-        .iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
-            _ => None,
-        })
-        .collect();
+    ));
     assert_eq!(versions, [SCHEMA_VERSION.to_string()]);
 
     // A newer schema is refused, untouched.
@@ -136,14 +146,23 @@ fn schema_is_created_once_by_processes_racing_and_versioned() {
 #[test]
 fn bad_locations_are_refused_clearly() {
     let Some(store) = fresh("bad") else { return };
-    let err = PostgresBackend::open(
-        "postgres://127.0.0.1/test?sslmode=require",
-        &store.options("s"),
-    )
-    .err()
-    .unwrap();
-    assert_eq!(err.code, Code::InvalidArgument);
-    assert!(err.message.contains("sslmode"));
+    // libpq's `allow` (plain text unless the server insists) is not supported, said so.
+    let refused = |url: &str, options: &ServerOptions, says: &str| {
+        let err = PostgresBackend::open(url, options).err().unwrap();
+        assert_eq!(err.code, Code::InvalidArgument, "{}", err.message);
+        assert!(err.message.contains(says), "{}", err.message);
+    };
+    let s = store.options("s");
+    refused(&with_params(&url(), "sslmode=allow"), &s, "sslmode 'allow'");
+    // Nor are client certificates.
+    refused(&with_params(&url(), "sslcert=/x.pem"), &s, "sslcert");
+    let missing = with_params(&url(), "sslmode=verify-ca&sslrootcert=/nonexistent.pem");
+    refused(&missing, &s, "/nonexistent.pem");
+    let with_ca = ServerOptions {
+        tls_ca: Some("/etc/ssl/certs/ca-certificates.crt".into()),
+        ..store.options("s")
+    };
+    refused(&url(), &with_ca, "sslrootcert");
     let bad = ServerOptions {
         namespace: "Bad-Name".into(),
         ..store.options("s")
@@ -227,4 +246,135 @@ fn a_connection_killed_mid_transaction_writes_nothing_and_the_store_recovers() {
     assert!(db.counts().unwrap().is_empty());
     assert!(db.apply(&[Mutation::Keys(big)])[0].is_ok());
     assert_eq!(db.counts().unwrap().len(), 2);
+}
+
+#[test]
+fn ssl_parameters_are_taken_off_the_url() {
+    let ssl = Ssl::split("postgres://u:p?w@h/db?application_name=x&sslmode=verify-full&sslrootcert=%2Ftmp%2Fca%20file.pem&port=5433").unwrap();
+    assert_eq!(
+        ssl.url,
+        "postgres://u:p?w@h/db?application_name=x&port=5433"
+    );
+    assert_eq!(ssl.mode, ssl::Mode::VerifyFull);
+    assert_eq!(ssl.root_cert.as_deref(), Some("/tmp/ca file.pem"));
+    let plain = Ssl::split("postgresql://h/db").unwrap();
+    assert_eq!(plain.url, "postgresql://h/db");
+    assert_eq!(plain.mode, ssl::Mode::Prefer);
+    assert_eq!(
+        Ssl::split("postgres://h/db?sslmode=require").unwrap().url,
+        "postgres://h/db"
+    );
+    assert_eq!(
+        Ssl::split("postgres://h?sslmode=bogus").unwrap_err().code,
+        Code::InvalidArgument
+    );
+}
+
+/// The certificate file of the local server (`ssl_cert_file`), whose TLS tests read it from
+/// disk; `None` (skipped) when the server has TLS off.
+fn server_certificate() -> Option<String> {
+    if column("SHOW ssl") != ["on"] {
+        skip("the PostgreSQL server has ssl = off: its TLS tests need it on");
+        return None;
+    }
+    let file = column("SHOW ssl_cert_file").remove(0);
+    Some(if file.starts_with('/') {
+        file
+    } else {
+        format!("{}/{file}", column("SHOW data_directory").remove(0))
+    })
+}
+
+/// Whether the pooled connections of a store opened at `url` with `options` are encrypted.
+fn encrypted(url: &str, options: &ServerOptions) -> bool {
+    block_on(async {
+        let client = pool(url, options)?.get().await?;
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await?;
+        Ok(row.get::<_, bool>(0))
+    })
+    .unwrap()
+}
+
+/// Opens a store at `url`, round-trips a key through it, and says whether it is encrypted.
+fn round_trip(url: &str, options: &ServerOptions) -> Result<bool> {
+    let mut db = PostgresBackend::open(url, options)?;
+    let value = vec![0, 1, 2, 255];
+    assert!(db.apply(&[Mutation::Keys(vec![put("session", "a", &value)])])[0].is_ok());
+    assert_eq!(
+        db.get("session", &ids(&["a"])).unwrap(),
+        vec![("a".into(), value)]
+    );
+    Ok(encrypted(url, options))
+}
+
+#[test]
+fn sslmode_says_whether_the_connection_is_encrypted() {
+    let Some(store) = fresh("sslmode") else {
+        return;
+    };
+    if server_certificate().is_none() {
+        return;
+    }
+    // `prefer`, the default, connects without TLS (see ssl::Mode::Prefer).
+    for (params, tls) in [
+        ("", false),
+        ("sslmode=disable", false),
+        ("sslmode=prefer", false),
+        ("sslmode=require", true),
+    ] {
+        let url = with_params(&url(), params);
+        let url = url.trim_end_matches('?');
+        assert_eq!(round_trip(url, &store.options("s")), Ok(tls), "{params}");
+    }
+}
+
+#[test]
+fn verify_modes_check_the_certificate_and_the_host_name() {
+    let Some(store) = fresh("verify") else { return };
+    let Some(cert) = server_certificate() else {
+        return;
+    };
+    let s = store.options("s");
+    let trusting =
+        |mode: &str, root: &str| with_params(&url(), &format!("sslmode={mode}&sslrootcert={root}"));
+    // The chain is checked, not the name: the URL's 127.0.0.1 is not in the certificate.
+    assert_eq!(round_trip(&trusting("verify-ca", &cert), &s), Ok(true));
+    assert_eq!(round_trip(&trusting("require", &cert), &s), Ok(true));
+    let rejected = |url: &str, says: &str| {
+        let err = PostgresBackend::open(url, &s).err().unwrap();
+        assert_eq!(err.code, Code::Unavailable, "{}", err.message);
+        assert!(err.message.contains("TLS handshake"), "{}", err.message);
+        assert!(err.message.contains(says), "{}", err.message);
+    };
+    rejected(&trusting("verify-full", &cert), "does not name");
+
+    // Any other root rejects the certificate, under `require` too (as libpq does).
+    let other = Certs::new();
+    rejected(&trusting("verify-ca", &other.path("ca.pem")), "not trusted");
+    rejected(&trusting("require", &other.path("ca.pem")), "not trusted");
+
+    // The name the certificate gives, reached at the server's address, passes the full check.
+    let names = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in", &cert])
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&names.stdout).into_owned();
+    let Some(name) = names
+        .split([' ', ',', '\n'])
+        .find_map(|n| n.strip_prefix("DNS:"))
+    else {
+        return skip(&format!(
+            "{cert} names no host: verify-full's success is not tested"
+        ));
+    };
+    let full = trusting("verify-full", &cert).replacen("@127.0.0.1", &format!("@{name}"), 1);
+    assert_eq!(
+        round_trip(&with_params(&full, "hostaddr=127.0.0.1"), &s),
+        Ok(true)
+    );
 }

@@ -33,7 +33,8 @@ impl From<RedisError> for Error {
             || err.is_connection_refusal()
             || err.is_timeout()
         {
-            return unavailable(SERVER, &err);
+            return crate::tls::handshake_failed(SERVER, &err, "options.tls.ca")
+                .unwrap_or_else(|| unavailable(SERVER, &err));
         }
         let code = match err.code() {
             Some("OOM") => Code::DiskFull,
@@ -112,10 +113,27 @@ impl Connection {
 
 fn connection(url: &str, options: &ServerOptions) -> Result<Arc<Connection>> {
     static CONNECTIONS: OnceLock<Mutex<HashMap<String, Arc<Connection>>>> = OnceLock::new();
-    let key = format!("{url}\n{}", options.client_name);
+    let ca = options.tls_ca.as_deref();
+    let key = format!("{url}\n{}\n{}", options.client_name, ca.unwrap_or(""));
     server::shared(&CONNECTIONS, key, || {
-        let client = ::redis::Client::open(url)
-            .map_err(|e| Error::invalid(format!("not a usable Redis URL: {e}")))?;
+        let bad_url = |e: RedisError| Error::invalid(format!("not a usable Redis URL: {e}"));
+        let client = match ca {
+            None => ::redis::Client::open(url).map_err(bad_url)?,
+            Some(path) => {
+                if !url
+                    .get(..9)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+                {
+                    return Err(Error::invalid("tls.ca applies to rediss:// URLs only"));
+                }
+                let (pem, _) = crate::tls::read_roots(path, "tls.ca")?;
+                let roots = ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                };
+                ::redis::Client::build_with_tls(url, roots).map_err(bad_url)?
+            }
+        };
         Ok(Arc::new(Connection {
             client,
             name: options.client_name.clone(),
@@ -301,8 +319,9 @@ pub struct RedisBackend {
 }
 
 impl RedisBackend {
-    /// Connects to the server at `url` (`redis://`; `rediss://` needs TLS, which this build
-    /// lacks and refuses).
+    /// Connects to the server at `url`: `redis://`, or `rediss://` over TLS (checking the
+    /// server's certificate against `tls_ca` or the system's roots, or not at all with the
+    /// URL's `#insecure`).
     pub fn open(url: &str, options: &ServerOptions) -> Result<Self> {
         check_prefix(&options.namespace)?;
         let conn = connection(url, options)?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::backend_contract::{ids, put, server_up, ServerStore};
+use crate::backend_contract::{ids, put, server_up, skip, Certs, ServerStore};
 
 fn url() -> String {
     std::env::var("BRA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -83,10 +83,20 @@ fn bad_locations_are_refused_clearly() {
         RedisBackend::open(&url(), &bad).err().unwrap().code,
         Code::InvalidArgument
     );
-    let err = RedisBackend::open("rediss://127.0.0.1:6379", &store.options("s"))
-        .err()
-        .unwrap();
-    assert_eq!(err.code, Code::InvalidArgument, "{}", err.message);
+    // A root certificate is for TLS, and must be a readable PEM file.
+    let with_ca = |ca: &str| ServerOptions {
+        tls_ca: Some(ca.into()),
+        ..store.options("s")
+    };
+    let certs = Certs::new();
+    for (url, ca) in [
+        (url(), certs.path("ca.pem")),
+        ("rediss://127.0.0.1:6379".into(), "/nonexistent.pem".into()),
+        ("rediss://127.0.0.1:6379".into(), certs.path("server.key")),
+    ] {
+        let err = RedisBackend::open(&url, &with_ca(&ca)).err().unwrap();
+        assert_eq!(err.code, Code::InvalidArgument, "{}", err.message);
+    }
     let err = RedisBackend::open("redis://127.0.0.1:9", &store.options("s"))
         .err()
         .unwrap();
@@ -163,4 +173,126 @@ fn a_connection_killed_mid_write_writes_nothing_and_the_store_recovers() {
     assert!(db.counts().unwrap().is_empty());
     assert!(db.apply(&[Mutation::Keys(big)])[0].is_ok());
     assert_eq!(db.counts().unwrap().len(), 2);
+}
+
+/// A redis-server of a test's own, listening with TLS only, on a free port, with a
+/// certificate made for it; stopped when dropped.
+struct TlsRedis {
+    server: std::process::Child,
+    port: u16,
+    certs: Certs,
+}
+
+impl TlsRedis {
+    /// `None` (skipped, failed under CI) when redis-server cannot serve TLS here.
+    fn start() -> Option<TlsRedis> {
+        let certs = Certs::new();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let started = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+            .args(["--tls-cert-file", &certs.path("server.pem")])
+            .args(["--tls-key-file", &certs.path("server.key")])
+            .args(["--tls-ca-cert-file", &certs.path("ca.pem")])
+            .arg("--dir")
+            .arg(&certs.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let mut server = match started {
+            Ok(child) => child,
+            Err(e) => {
+                skip(&format!("cannot start redis-server: {e}"));
+                return None;
+            }
+        };
+        for _ in 0..500 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(TlsRedis {
+                    server,
+                    port,
+                    certs,
+                });
+            }
+            if let Ok(Some(status)) = server.try_wait() {
+                skip(&format!(
+                    "redis-server with --tls-port exited ({status}): is it built with TLS?"
+                ));
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = server.kill();
+        panic!("redis-server with TLS did not listen on port {port}");
+    }
+
+    fn url(&self, host: &str) -> String {
+        format!("rediss://{host}:{}", self.port)
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn rediss_checks_the_certificate_unless_insecure() {
+    let Some(server) = TlsRedis::start() else {
+        return;
+    };
+    let store = ServerStore::new(
+        "tls",
+        server.url("127.0.0.1"),
+        |unique| format!("bra-test:{unique}:"),
+        RedisBackend::open,
+        // The server goes, and its data with it.
+        |_| {},
+    );
+    let trusting = |ca: &str| ServerOptions {
+        tls_ca: Some(ca.into()),
+        ..store.options("s")
+    };
+    let round_trip = |url: &str, options: &ServerOptions| {
+        let mut db = RedisBackend::open(url, options).unwrap();
+        let value = vec![0, 1, 2, 255];
+        assert!(db.apply(&[Mutation::Keys(vec![put("session", "a", &value)])])[0].is_ok());
+        assert_eq!(
+            db.get("session", &ids(&["a"])).unwrap(),
+            vec![("a".into(), value)]
+        );
+    };
+    let ca = server.certs.path("ca.pem");
+    round_trip(&server.url("127.0.0.1"), &trusting(&ca));
+    round_trip(&server.url("localhost"), &trusting(&ca));
+
+    // The system's roots, or another authority's, reject the certificate.
+    let other = Certs::new();
+    for options in [store.options("s"), trusting(&other.path("ca.pem"))] {
+        let err = RedisBackend::open(&server.url("127.0.0.1"), &options)
+            .err()
+            .unwrap();
+        assert_eq!(err.code, Code::Unavailable, "{}", err.message);
+        assert!(err.message.contains("TLS handshake"), "{}", err.message);
+        assert!(err.message.contains("not trusted"), "{}", err.message);
+    }
+
+    // `#insecure` checks nothing.
+    round_trip(
+        &format!("{}/#insecure", server.url("127.0.0.1")),
+        &store.options("s"),
+    );
 }
