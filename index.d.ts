@@ -335,6 +335,7 @@ export interface ServerOptions {
   schema?: string
   prefix?: string
   clientName?: string
+  redisWait?: { replicas: number; timeoutMs: number }
   tls?: { ca: string }
 }
 
