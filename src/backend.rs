@@ -1,7 +1,9 @@
 //! What a storage engine must do to hold auth states. The worker drives any `Backend`
 //! the same way; SQLite is the first one.
 
+use std::future::{ready, Future};
 use std::path::Path;
+use std::pin::Pin;
 
 use serde::Serialize;
 
@@ -91,6 +93,9 @@ pub enum Takeover {
     From(String),
 }
 
+/// The result of a call that waits on a network.
+pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 /// A storage engine bound to one session.
 pub trait Backend: Send {
     /// The stored values of `ids` that exist, in any order.
@@ -103,6 +108,33 @@ pub trait Backend: Send {
     /// per mutation, in order: a failed mutation leaves nothing behind, and the others still
     /// apply unless the engine could not commit at all, in which case all fail.
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>>;
+
+    /// Whether the engine's calls wait on a network (a server). The worker then serves the
+    /// store from a task on the I/O runtime (src/server.rs), which wakes when a reply
+    /// arrives, instead of from a thread of its own blocked on each reply: one thread
+    /// handoff less each way. Such an engine answers the `*_async` calls without blocking.
+    fn is_remote(&self) -> bool {
+        false
+    }
+
+    /// `get`, for a remote engine's task; others answer it at once.
+    fn get_async<'a>(
+        &'a mut self,
+        kind: &'a str,
+        ids: &'a [String],
+    ) -> Pending<'a, Result<Vec<Entry>>> {
+        Box::pin(ready(self.get(kind, ids)))
+    }
+
+    /// `load_creds`, as `get_async`.
+    fn load_creds_async(&mut self) -> Pending<'_, Result<Option<Vec<u8>>>> {
+        Box::pin(ready(self.load_creds()))
+    }
+
+    /// `apply`, as `get_async`.
+    fn apply_async<'a>(&'a mut self, batch: &'a [Mutation]) -> Pending<'a, Vec<Result<()>>> {
+        Box::pin(ready(self.apply(batch)))
+    }
 
     /// Serves `get` at once when that involves no waiting on a lock (it runs on the caller's
     /// thread); `None` sends it through the storage thread instead.

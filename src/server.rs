@@ -34,8 +34,8 @@ pub struct ServerOptions {
     pub tls_ca: Option<String>,
 }
 
-/// The process's runtime, made on first use. The storage threads are plain threads that
-/// block on it; its workers only drive sockets, so two are plenty.
+/// The process's runtime, made on first use. It drives the sockets and serves the server
+/// stores' calls as tasks (src/worker.rs); blocking calls go to its blocking threads.
 fn runtime() -> Result<&'static Runtime> {
     static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
     RUNTIME
@@ -54,6 +54,37 @@ fn runtime() -> Result<&'static Runtime> {
 /// Runs `f` to completion on the shared runtime from a plain (non-runtime) thread.
 pub fn block_on<T>(f: impl Future<Output = Result<T>>) -> Result<T> {
     runtime()?.block_on(f)
+}
+
+/// `block_on` for a call with `n` results, which all fail alike if the runtime cannot start.
+pub fn block_on_each<T>(n: usize, f: impl Future<Output = Vec<Result<T>>>) -> Vec<Result<T>> {
+    match runtime() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+    }
+}
+
+/// The shared runtime, to spawn tasks on.
+pub fn handle() -> Result<tokio::runtime::Handle> {
+    Ok(runtime()?.handle().clone())
+}
+
+/// Runs `f` on one of the runtime's blocking threads, lending it `value` there and back: a
+/// call that blocks on the runtime must not run on its workers. `None` if the thread failed
+/// to run it (`value` is then lost).
+pub async fn blocking<V, R>(
+    mut value: V,
+    f: impl FnOnce(&mut V) -> R + Send + 'static,
+) -> Option<(V, R)>
+where
+    V: Send + 'static,
+    R: Send + 'static,
+{
+    let handle = runtime().ok()?.spawn_blocking(move || {
+        let r = f(&mut value);
+        (value, r)
+    });
+    handle.await.ok()
 }
 
 /// Connections (pools) shared by every store of the process that names the same server

@@ -4,15 +4,22 @@
 //! Each request carries an opaque ticket that comes back with its result, so the caller
 //! (the JavaScript binding) can settle the matching promise. Results are reported only
 //! after the commit holding them succeeded.
+//!
+//! A store on a server is served the same way, but by a task on the I/O runtime: once its
+//! backend is open, the thread hands the queue over and exits.
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
-use crate::backend::{Backend, Mutation};
+use futures_util::FutureExt;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::backend::{Backend, Entry, Mutation};
 use crate::error::{Code, Error, Result};
-use crate::wire;
+use crate::{server, wire};
 
 /// Most writes folded into one commit: bounds the latency a large queue adds to its head.
 const MAX_GROUP: usize = 256;
@@ -75,18 +82,31 @@ impl<T, F: FnMut(Vec<Completion<T>>) + Send + 'static> Notify<T> for F {
     }
 }
 
-/// Set once the storage thread has finished (its backend closed), for bounded waits.
+/// Set once the store has been served to the end (its backend closed), for bounded waits.
 #[derive(Default)]
 struct Exited {
     done: Mutex<bool>,
     cond: Condvar,
 }
 
+/// Sets `Exited` when dropped: at the end of the storage thread, or of the task it handed
+/// the store to.
+struct ExitSignal(Arc<Exited>);
+
+impl Drop for ExitSignal {
+    fn drop(&mut self) {
+        *self.0.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.0.cond.notify_all();
+    }
+}
+
+type Receiver<T> = UnboundedReceiver<Request<T>>;
+
 /// Handle to a running storage thread; clones reach the same thread. Once every handle is
 /// dropped (or after a `Close` request) the thread finishes the queued requests, closes
 /// the backend and exits.
 pub struct Worker<T> {
-    tx: Sender<Request<T>>,
+    tx: UnboundedSender<Request<T>>,
     exited: Arc<Exited>,
     backend: Slot,
 }
@@ -111,18 +131,14 @@ impl<T> Clone for Worker<T> {
 
 impl<T: Send + 'static> Worker<T> {
     pub fn spawn(notify: impl Notify<T>) -> Result<Self> {
-        let (tx, rx) = channel();
+        let (tx, rx) = unbounded_channel();
         let exited = Arc::new(Exited::default());
-        let signal = exited.clone();
+        let signal = ExitSignal(exited.clone());
         let backend: Slot = Arc::default();
         let slot = backend.clone();
         std::thread::Builder::new()
             .name("baileys-rust-auth".into())
-            .spawn(move || {
-                serve(rx, notify, slot);
-                *signal.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
-                signal.cond.notify_all();
-            })
+            .spawn(move || serve(rx, notify, slot, signal))
             .map_err(|e| Error::new(Code::Internal, format!("cannot start storage thread: {e}")))?;
         Ok(Worker {
             tx,
@@ -149,7 +165,7 @@ impl<T: Send + 'static> Worker<T> {
         self.tx.send(Request { op, ticket }).map_err(|e| e.0.ticket)
     }
 
-    /// Waits up to `timeout` for the thread to exit; true if it has.
+    /// Waits up to `timeout` for the store to be served to the end; true if it has.
     pub fn wait_exit(&self, timeout: Duration) -> bool {
         let done = self.exited.done.lock().unwrap_or_else(|e| e.into_inner());
         let (done, _) = self
@@ -173,11 +189,24 @@ fn guarded<R>(f: impl FnOnce() -> Result<R>) -> Result<R> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(panicked()))
 }
 
-fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>, slot: Slot) {
+/// `guarded` for a server store's task.
+async fn guarded_async<R>(f: impl Future<Output = Result<R>>) -> Result<R> {
+    AssertUnwindSafe(f)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(panicked()))
+}
+
+fn serve<T: Send + 'static>(
+    mut rx: Receiver<T>,
+    mut notify: impl Notify<T>,
+    slot: Slot,
+    exit: ExitSignal,
+) {
     let mut open_error = Error::new(Code::Internal, "the store was not opened");
     let mut next: Option<Request<T>> = None;
     loop {
-        let Some(Request { op, ticket }) = next.take().or_else(|| rx.recv().ok()) else {
+        let Some(Request { op, ticket }) = next.take().or_else(|| rx.blocking_recv()) else {
             drop(lock(&slot).take()); // every handle dropped: close the backend
             return;
         };
@@ -185,32 +214,30 @@ fn serve<T>(rx: Receiver<Request<T>>, mut notify: impl Notify<T>, slot: Slot) {
         let done = match op {
             op @ (Op::Set(_) | Op::Write(_)) if backend.is_some() => {
                 let be = backend.as_mut().expect("checked above");
-                let mut group = Group::default();
-                group.take(op, ticket);
-                // Fold in the writes already waiting; stop at the first non-write so that
-                // it still observes every write queued before it.
-                while group.len() < MAX_GROUP {
-                    match rx.try_recv() {
-                        Ok(Request {
-                            op: op @ (Op::Set(_) | Op::Write(_)),
-                            ticket,
-                        }) => group.take(op, ticket),
-                        Ok(other) => {
-                            next = Some(other);
-                            break;
-                        }
-                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-                    }
-                }
-                let mut done = group.refused;
-                done.extend(write_group(be.as_mut(), group.batch, group.tickets));
-                Some(done)
+                let mut group = Group::gather(op, ticket, &mut rx, &mut next);
+                let results = catch_unwind(AssertUnwindSafe(|| be.apply(group.batch())));
+                Some(group.settle(results.ok()))
             }
-            op => serve_one(op, ticket, &mut backend, &mut open_error, &rx, &mut notify),
+            op => serve_one(
+                op,
+                ticket,
+                &mut backend,
+                &mut open_error,
+                &mut rx,
+                &mut notify,
+            ),
         };
+        let remote = backend.as_ref().is_some_and(|be| be.is_remote());
+        let handover = remote.then(server::handle).and_then(|h| h.ok());
+        let taken = handover.is_some().then(|| backend.take()).flatten();
         drop(backend);
         let Some(done) = done else { return };
         notify.notify(done);
+        if let (Some(runtime), Some(be)) = (handover, taken) {
+            // A server store just opened: its task takes the queue from here, in order.
+            runtime.spawn(serve_remote(rx, notify, be, exit));
+            return;
+        }
     }
 }
 
@@ -220,7 +247,7 @@ fn serve_one<T>(
     ticket: T,
     backend: &mut Option<Box<dyn Backend>>,
     open_error: &mut Error,
-    rx: &Receiver<Request<T>>,
+    rx: &mut Receiver<T>,
     notify: &mut impl Notify<T>,
 ) -> Option<Vec<Completion<T>>> {
     let result = match op {
@@ -236,60 +263,138 @@ fn serve_one<T>(
         },
         Op::Close => {
             drop(backend.take()); // closes the connection before the promise resolves
-            notify.notify(vec![Completion {
-                ticket,
-                result: Ok(Reply::Done),
-            }]);
-            // Anything queued behind close is refused.
-            while let Ok(r) = rx.try_recv() {
-                notify.notify(vec![Completion {
-                    ticket: r.ticket,
-                    result: Err(Error::closed()),
-                }]);
-            }
+            closed(ticket, rx, notify);
             return None;
         }
         _ if backend.is_none() => Err(open_error.clone()),
-        Op::Get { kind, ids } => {
-            let be = backend.as_mut().expect("checked above");
-            guarded(|| {
-                let found = be.get(&kind, &wire::parse_ids(&ids)?)?;
-                wire::entries_frame(&kind, &found).map(Reply::Frame)
-            })
-        }
-        Op::LoadCreds => {
-            let be = backend.as_mut().expect("checked above");
-            guarded(|| {
-                let creds = match be.load_creds()? {
-                    Some(stored) => {
-                        let mut out = Vec::with_capacity(stored.len() * 4 / 3 + 1);
-                        wire::present("creds", "", &stored, &mut out)?;
-                        Some(out)
-                    }
-                    None => None,
-                };
-                Ok(Reply::Creds(creds))
-            })
-        }
+        op => read(op, backend.as_mut().expect("checked above").as_mut()),
+    };
+    Some(vec![Completion { ticket, result }])
+}
+
+/// Answers a close (its backend closed already) and refuses anything queued behind it.
+fn closed<T>(ticket: T, rx: &mut Receiver<T>, notify: &mut impl Notify<T>) {
+    notify.notify(vec![Completion {
+        ticket,
+        result: Ok(Reply::Done),
+    }]);
+    while let Ok(r) = rx.try_recv() {
+        notify.notify(vec![Completion {
+            ticket: r.ticket,
+            result: Err(Error::closed()),
+        }]);
+    }
+}
+
+/// Serves a call that neither writes, opens nor closes.
+fn read(op: Op, be: &mut dyn Backend) -> Result<Reply> {
+    guarded(|| match op {
+        Op::Get { kind, ids } => entries(&kind, be.get(&kind, &wire::parse_ids(&ids)?)),
+        Op::LoadCreds => creds(be.load_creds()),
         Op::List {
             kind,
             after,
             limit,
             with_values,
-        } => {
-            let be = backend.as_mut().expect("checked above");
-            guarded(|| {
-                let page = be.list(&kind, after.as_deref(), limit, with_values)?;
-                wire::entries_frame(&kind, &page).map(Reply::Frame)
-            })
+        } => entries(&kind, be.list(&kind, after.as_deref(), limit, with_values)),
+        Op::Call(call) => call(be),
+        Op::Open(_) | Op::Close | Op::Set(_) | Op::Write(_) => {
+            unreachable!("served by the caller")
         }
-        Op::Call(call) => {
-            let be = backend.as_mut().expect("checked above");
-            guarded(|| call(be.as_mut()))
+    })
+}
+
+fn entries(kind: &str, found: Result<Vec<Entry>>) -> Result<Reply> {
+    wire::entries_frame(kind, &found?).map(Reply::Frame)
+}
+
+fn creds(stored: Result<Option<Vec<u8>>>) -> Result<Reply> {
+    let creds = match stored? {
+        Some(stored) => {
+            let mut out = Vec::with_capacity(stored.len() * 4 / 3 + 1);
+            wire::present("creds", "", &stored, &mut out)?;
+            Some(out)
         }
-        Op::Set(_) | Op::Write(_) => unreachable!("writes are grouped by the caller"),
+        None => None,
     };
-    Some(vec![Completion { ticket, result }])
+    Ok(Reply::Creds(creds))
+}
+
+/// Serves a server store as a task on the I/O runtime, as `serve` does on its thread. Reads
+/// and writes await the server without blocking; other calls (reports, leases, listing)
+/// run the backend's blocking methods on a blocking thread.
+async fn serve_remote<T: Send + 'static>(
+    mut rx: Receiver<T>,
+    mut notify: impl Notify<T>,
+    be: Box<dyn Backend>,
+    _exit: ExitSignal,
+) {
+    // `None` only once a blocking thread failed to hand it back.
+    let mut backend = Some(be);
+    let mut next: Option<Request<T>> = None;
+    loop {
+        let request = match next.take() {
+            Some(r) => Some(r),
+            None => rx.recv().await,
+        };
+        let Some(Request { op, ticket }) = request else {
+            close_remote(backend).await; // every handle dropped
+            return;
+        };
+        let done = match (op, backend.as_mut()) {
+            (Op::Close, _) => {
+                close_remote(backend).await;
+                closed(ticket, &mut rx, &mut notify);
+                return;
+            }
+            (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
+                let mut group = Group::gather(op, ticket, &mut rx, &mut next);
+                let results = AssertUnwindSafe(be.apply_async(group.batch()))
+                    .catch_unwind()
+                    .await;
+                group.settle(results.ok())
+            }
+            (Op::Get { kind, ids }, Some(be)) => {
+                let result = guarded_async(async {
+                    let ids = wire::parse_ids(&ids)?;
+                    entries(&kind, be.get_async(&kind, &ids).await)
+                });
+                vec![Completion {
+                    ticket,
+                    result: result.await,
+                }]
+            }
+            (Op::LoadCreds, Some(be)) => vec![Completion {
+                ticket,
+                result: guarded_async(async { creds(be.load_creds_async().await) }).await,
+            }],
+            (Op::Open(_), Some(_)) => vec![Completion {
+                ticket,
+                result: Err(Error::new(Code::Internal, "the store is open already")),
+            }],
+            (op, Some(_)) => {
+                let be = backend.take().expect("matched above");
+                let (be, result) = server::blocking(be, move |be| read(op, be.as_mut()))
+                    .await
+                    .map_or((None, Err(panicked())), |(be, r)| (Some(be), r));
+                backend = be;
+                vec![Completion { ticket, result }]
+            }
+            (_, None) => vec![Completion {
+                ticket,
+                result: Err(panicked()),
+            }],
+        };
+        notify.notify(done);
+    }
+}
+
+/// Closes a server store's backend on a blocking thread: dropping it gives the lease back,
+/// which blocks on the runtime.
+async fn close_remote(backend: Option<Box<dyn Backend>>) {
+    if let Some(be) = backend {
+        server::blocking(Some(be), |be| drop(be.take())).await;
+    }
 }
 
 /// Writes gathered for one commit, and those refused before reaching it.
@@ -297,21 +402,37 @@ struct Group<T> {
     batch: Vec<Mutation>,
     tickets: Vec<T>,
     refused: Vec<Completion<T>>,
-}
-
-impl<T> Default for Group<T> {
-    fn default() -> Self {
-        Group {
-            batch: Vec::new(),
-            tickets: Vec::new(),
-            refused: Vec::new(),
-        }
-    }
+    /// Creds writes replaced by a later one of the group (see `batch`).
+    superseded: Vec<bool>,
+    last_creds: Option<usize>,
 }
 
 impl<T> Group<T> {
-    fn len(&self) -> usize {
-        self.batch.len() + self.refused.len()
+    /// The write `op`, and the writes already queued behind it: stops at the first
+    /// non-write (left in `next`) so that it still observes every write queued before it.
+    fn gather(op: Op, ticket: T, rx: &mut Receiver<T>, next: &mut Option<Request<T>>) -> Self {
+        let mut group = Group {
+            batch: Vec::new(),
+            tickets: Vec::new(),
+            refused: Vec::new(),
+            superseded: Vec::new(),
+            last_creds: None,
+        };
+        group.take(op, ticket);
+        while group.batch.len() + group.refused.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Request {
+                    op: op @ (Op::Set(_) | Op::Write(_)),
+                    ticket,
+                }) => group.take(op, ticket),
+                Ok(other) => {
+                    *next = Some(other);
+                    break;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        group
     }
 
     fn take(&mut self, op: Op, ticket: T) {
@@ -331,44 +452,51 @@ impl<T> Group<T> {
             }),
         }
     }
-}
 
-/// Commits a group of writes and pairs each result with its ticket.
-fn write_group<T>(
-    be: &mut dyn Backend,
-    mut batch: Vec<Mutation>,
-    tickets: Vec<T>,
-) -> Vec<Completion<T>> {
-    // Only the last creds of a group need writing: the earlier ones would be overwritten in
-    // the same commit. Their callers get the outcome of the write that replaced them.
-    let last_creds = batch.iter().rposition(|m| matches!(m, Mutation::Creds(_)));
-    let mut superseded = vec![false; batch.len()];
-    if let Some(last) = last_creds {
-        for (i, m) in batch.iter_mut().enumerate().take(last) {
-            if matches!(m, Mutation::Creds(_)) {
-                superseded[i] = true;
-                *m = Mutation::Keys(Vec::new());
+    /// The mutations to commit. Only the last creds of a group need writing: the earlier
+    /// ones would be overwritten in the same commit. Their callers get the outcome of the
+    /// write that replaced them.
+    fn batch(&mut self) -> &[Mutation] {
+        self.last_creds = self
+            .batch
+            .iter()
+            .rposition(|m| matches!(m, Mutation::Creds(_)));
+        self.superseded = vec![false; self.batch.len()];
+        if let Some(last) = self.last_creds {
+            for (i, m) in self.batch.iter_mut().enumerate().take(last) {
+                if matches!(m, Mutation::Creds(_)) {
+                    self.superseded[i] = true;
+                    *m = Mutation::Keys(Vec::new());
+                }
             }
         }
+        &self.batch
     }
-    let results = catch_unwind(AssertUnwindSafe(|| be.apply(&batch)))
-        .unwrap_or_else(|_| batch.iter().map(|_| Err(panicked())).collect());
-    let replacing = last_creds.map(|i| results[i].clone());
-    tickets
-        .into_iter()
-        .zip(results)
-        .zip(superseded)
-        .map(|((ticket, result), superseded)| {
-            let result = match (superseded, &replacing) {
-                (true, Some(r)) => r.clone(),
-                _ => result,
-            };
-            Completion {
-                ticket,
-                result: result.map(|()| Reply::Done),
-            }
-        })
-        .collect()
+
+    /// Pairs the commit's results (`None`: it panicked) with their tickets.
+    fn settle(self, results: Option<Vec<Result<()>>>) -> Vec<Completion<T>> {
+        let results =
+            results.unwrap_or_else(|| self.batch.iter().map(|_| Err(panicked())).collect());
+        let replacing = self.last_creds.map(|i| results[i].clone());
+        let mut done = self.refused;
+        done.extend(
+            self.tickets
+                .into_iter()
+                .zip(results)
+                .zip(self.superseded)
+                .map(|((ticket, result), superseded)| {
+                    let result = match (superseded, &replacing) {
+                        (true, Some(r)) => r.clone(),
+                        _ => result,
+                    };
+                    Completion {
+                        ticket,
+                        result: result.map(|()| Reply::Done),
+                    }
+                }),
+        );
+        done
+    }
 }
 
 #[cfg(test)]

@@ -18,11 +18,12 @@ use tokio_postgres::{NoTls, Row};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 use crate::backend::{
-    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
+    Backend, Entry, Holder, KeyWrite, Lease, Mutation, Pending, SessionInfo, Takeover, TypeCount,
 };
 use crate::error::{Code, Error, Result};
 use crate::server::{
-    self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
+    self, block_on, block_on_each, lease_lost, outcome_unknown, unavailable, ServerOptions,
+    CONNECT_TIMEOUT,
 };
 use ssl::Ssl;
 
@@ -680,27 +681,57 @@ impl PostgresBackend {
 
 impl Backend for PostgresBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        let rows = block_on(self.query(
-            "SELECT k.id, k.value FROM key k JOIN session s ON s.id = k.session
-             WHERE s.name = $1 AND k.type = $2 AND k.id = ANY($3)",
-            &[&self.session, &kind, &ids],
-        ))?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        block_on(self.get_async(kind, ids))
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
-        let rows = block_on(self.query(
-            "SELECT creds FROM session WHERE name = $1",
-            &[&self.session],
-        ))?;
-        Ok(rows.first().and_then(|r| r.get(0)))
+        block_on(self.load_creds_async())
     }
 
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
-        match block_on(self.apply_batch(batch)) {
-            Ok(results) => results,
-            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
-        }
+        block_on_each(batch.len(), self.apply_async(batch))
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn get_async<'a>(
+        &'a mut self,
+        kind: &'a str,
+        ids: &'a [String],
+    ) -> Pending<'a, Result<Vec<Entry>>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT k.id, k.value FROM key k JOIN session s ON s.id = k.session
+                     WHERE s.name = $1 AND k.type = $2 AND k.id = ANY($3)",
+                    &[&self.session, &kind, &ids],
+                )
+                .await?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn load_creds_async(&mut self) -> Pending<'_, Result<Option<Vec<u8>>>> {
+        Box::pin(async move {
+            let rows = self
+                .query(
+                    "SELECT creds FROM session WHERE name = $1",
+                    &[&self.session],
+                )
+                .await?;
+            Ok(rows.first().and_then(|r| r.get(0)))
+        })
+    }
+
+    fn apply_async<'a>(&'a mut self, batch: &'a [Mutation]) -> Pending<'a, Vec<Result<()>>> {
+        Box::pin(async move {
+            match self.apply_batch(batch).await {
+                Ok(results) => results,
+                Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
+            }
+        })
     }
 
     fn list(

@@ -14,11 +14,12 @@ use ::redis::{AsyncConnectionConfig, RedisError, Script, ScriptInvocation};
 use tokio::sync::Mutex as AsyncMutex;
 
 use crate::backend::{
-    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
+    Backend, Entry, Holder, KeyWrite, Lease, Mutation, Pending, SessionInfo, Takeover, TypeCount,
 };
 use crate::error::{Code, Error, Result};
 use crate::server::{
-    self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
+    self, block_on, block_on_each, lease_lost, outcome_unknown, unavailable, ServerOptions,
+    CONNECT_TIMEOUT,
 };
 
 const SERVER: &str = "Redis";
@@ -377,32 +378,57 @@ impl RedisBackend {
 
 impl Backend for RedisBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let values: Vec<Option<Vec<u8>>> = block_on(
-            self.conn
-                .cmd(::redis::cmd("HMGET").arg(self.keys.values(kind)).arg(ids)),
-        )?;
-        Ok(ids
-            .iter()
-            .zip(values)
-            .filter_map(|(id, v)| Some((id.clone(), v?)))
-            .collect())
+        block_on(self.get_async(kind, ids))
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
-        block_on(
-            self.conn
-                .cmd(::redis::cmd("HGET").arg(self.keys.of("meta")).arg("creds")),
-        )
+        block_on(self.load_creds_async())
     }
 
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
+        block_on_each(batch.len(), self.apply_async(batch))
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+
+    fn get_async<'a>(
+        &'a mut self,
+        kind: &'a str,
+        ids: &'a [String],
+    ) -> Pending<'a, Result<Vec<Entry>>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let values: Vec<Option<Vec<u8>>> = self
+                .conn
+                .cmd(::redis::cmd("HMGET").arg(self.keys.values(kind)).arg(ids))
+                .await?;
+            Ok(ids
+                .iter()
+                .zip(values)
+                .filter_map(|(id, v)| Some((id.clone(), v?)))
+                .collect())
+        })
+    }
+
+    fn load_creds_async(&mut self) -> Pending<'_, Result<Option<Vec<u8>>>> {
+        let cmd = ::redis::cmd("HGET")
+            .arg(self.keys.of("meta"))
+            .arg("creds")
+            .to_owned();
+        Box::pin(async move { self.conn.cmd(&cmd).await })
+    }
+
+    fn apply_async<'a>(&'a mut self, batch: &'a [Mutation]) -> Pending<'a, Vec<Result<()>>> {
         // One script for the whole batch: Redis runs it whole, so each mutation applies
         // entirely, and none can fail alone once the lease check passed.
-        let result = block_on(self.apply_batch(batch));
-        batch.iter().map(|_| result.clone()).collect()
+        Box::pin(async move {
+            let result = self.apply_batch(batch).await;
+            batch.iter().map(|_| result.clone()).collect()
+        })
     }
 
     fn list(

@@ -10,7 +10,12 @@ use crate::wire::ids_frame;
 struct Recorder {
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     fail_id: Option<String>,
+    /// Served as a server store is: by a task on the I/O runtime.
+    remote: bool,
 }
+
+/// Both ways a store is served: on its storage thread, and as a task on the I/O runtime.
+const MODES: [bool; 2] = [false, true];
 
 impl Backend for Recorder {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
@@ -62,6 +67,17 @@ impl Backend for Recorder {
     fn release(&mut self) -> Result<()> {
         Ok(())
     }
+    fn is_remote(&self) -> bool {
+        self.remote
+    }
+}
+
+/// A call that holds the store until `gate` opens, so that the requests after it queue up.
+fn gate(gate: std::sync::mpsc::Receiver<()>) -> Op {
+    Op::Call(Box::new(move |_| {
+        gate.recv_timeout(Duration::from_secs(5)).ok();
+        Ok(Reply::Done)
+    }))
 }
 
 fn start(backend: Recorder) -> (Worker<u32>, Receiver<(u32, Result<Reply>)>) {
@@ -93,123 +109,135 @@ fn write(id: &str) -> Op {
 
 #[test]
 fn requests_complete_in_order_and_writes_are_grouped() {
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (worker, rx) = start(Recorder {
-        log: log.clone(),
-        fail_id: Some("bad".into()),
-    });
-    // Hold the thread on a first request so the rest queue up behind it.
-    let (gate_tx, gate_rx) = channel::<()>();
-    worker
-        .send(
-            Op::Open(Box::new(move || {
-                gate_rx.recv_timeout(Duration::from_secs(5)).ok();
-                Err(Error::invalid("second open"))
-            })),
-            1,
-        )
-        .ok()
-        .unwrap();
-    for (i, id) in ["a", "bad", "c"].iter().enumerate() {
-        worker.send(write(id), 10 + i as u32).ok().unwrap();
-    }
-    worker
-        .send(
-            Op::Get {
-                kind: "t".into(),
-                ids: ids_frame(&["x"]),
-            },
-            20,
-        )
-        .ok()
-        .unwrap();
-    worker.send(write("d"), 30).ok().unwrap();
-    gate_tx.send(()).unwrap();
+    for remote in MODES {
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (worker, rx) = start(Recorder {
+            log: log.clone(),
+            fail_id: Some("bad".into()),
+            remote,
+        });
+        let (gate_tx, gate_rx) = channel::<()>();
+        worker.send(gate(gate_rx), 1).ok().unwrap();
+        for (i, id) in ["a", "bad", "c"].iter().enumerate() {
+            worker.send(write(id), 10 + i as u32).ok().unwrap();
+        }
+        worker
+            .send(
+                Op::Get {
+                    kind: "t".into(),
+                    ids: ids_frame(&["x"]),
+                },
+                20,
+            )
+            .ok()
+            .unwrap();
+        worker.send(write("d"), 30).ok().unwrap();
+        gate_tx.send(()).unwrap();
 
-    let got: Vec<_> = (0..6).map(|_| rx.recv().unwrap()).collect();
-    let tickets: Vec<u32> = got.iter().map(|g| g.0).collect();
-    assert_eq!(tickets, [1, 10, 11, 12, 20, 30]);
-    assert!(got[1].1.is_ok() && got[3].1.is_ok());
-    assert_eq!(got[2].1.as_ref().unwrap_err().code, Code::DiskFull);
-    // The gate's failed open left the first backend in place.
-    assert_eq!(
-        *log.lock().unwrap(),
-        ["apply 3", "get t", "apply 1"],
-        "three queued writes share one commit; the get waits for it"
-    );
-    drop(worker);
+        let got: Vec<_> = (0..6).map(|_| rx.recv().unwrap()).collect();
+        let tickets: Vec<u32> = got.iter().map(|g| g.0).collect();
+        assert_eq!(tickets, [1, 10, 11, 12, 20, 30]);
+        assert!(got[1].1.is_ok() && got[3].1.is_ok());
+        assert_eq!(got[2].1.as_ref().unwrap_err().code, Code::DiskFull);
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["apply 3", "get t", "apply 1"],
+            "three queued writes share one commit; the get waits for it"
+        );
+        drop(worker);
+    }
+}
+
+#[test]
+fn a_second_open_fails_and_keeps_the_store() {
+    for remote in MODES {
+        let (worker, rx) = start(Recorder {
+            remote,
+            ..Recorder::default()
+        });
+        let again = Op::Open(Box::new(|| Err(Error::invalid("second open"))));
+        worker.send(again, 1).ok().unwrap();
+        assert!(rx.recv().unwrap().1.is_err());
+        worker.send(write("a"), 2).ok().unwrap();
+        assert_eq!(rx.recv().unwrap(), (2, Ok(Reply::Done)));
+    }
 }
 
 #[test]
 fn a_panic_becomes_an_internal_error() {
-    let (worker, rx) = start(Recorder::default());
-    worker
-        .send(
-            Op::Get {
-                kind: "t".into(),
-                ids: ids_frame(&["panic"]),
-            },
-            1,
-        )
-        .ok()
-        .unwrap();
-    assert_eq!(rx.recv().unwrap().1.unwrap_err().code, Code::Internal);
-    worker
-        .send(
-            Op::Get {
-                kind: "t".into(),
-                ids: ids_frame(&["fine"]),
-            },
-            2,
-        )
-        .ok()
-        .unwrap();
-    assert!(rx.recv().unwrap().1.is_ok());
+    for remote in MODES {
+        let (worker, rx) = start(Recorder {
+            remote,
+            ..Recorder::default()
+        });
+        let get = |id: &str| Op::Get {
+            kind: "t".into(),
+            ids: ids_frame(&[id]),
+        };
+        worker.send(get("panic"), 1).ok().unwrap();
+        assert_eq!(rx.recv().unwrap().1.unwrap_err().code, Code::Internal);
+        worker.send(get("fine"), 2).ok().unwrap();
+        assert!(rx.recv().unwrap().1.is_ok());
+    }
 }
 
 #[test]
 fn close_answers_then_refuses_the_rest() {
-    let (worker, rx) = start(Recorder::default());
-    worker.send(write("a"), 1).ok().unwrap();
-    worker.send(Op::Close, 2).ok().unwrap();
-    // Refused at once if the thread has already exited, else answered with ERR_CLOSED.
-    let _ = worker.send(write("b"), 3);
-    assert!(rx.recv().unwrap().1.is_ok());
-    assert_eq!(rx.recv().unwrap(), (2, Ok(Reply::Done)));
-    assert!(worker.wait_exit(Duration::from_secs(5)));
-    // Request 3 was either refused by the closing thread or never delivered.
-    if let Ok((3, r)) = rx.recv_timeout(Duration::from_millis(100)) {
-        assert_eq!(r.unwrap_err().code, Code::Closed);
+    for remote in MODES {
+        let (worker, rx) = start(Recorder {
+            remote,
+            ..Recorder::default()
+        });
+        worker.send(write("a"), 1).ok().unwrap();
+        worker.send(Op::Close, 2).ok().unwrap();
+        // Refused at once if the store has already ended, else answered with ERR_CLOSED.
+        let _ = worker.send(write("b"), 3);
+        assert!(rx.recv().unwrap().1.is_ok());
+        assert_eq!(rx.recv().unwrap(), (2, Ok(Reply::Done)));
+        assert!(worker.wait_exit(Duration::from_secs(5)));
+        // Request 3 was either refused by the closing store or never delivered.
+        if let Ok((3, r)) = rx.recv_timeout(Duration::from_millis(100)) {
+            assert_eq!(r.unwrap_err().code, Code::Closed);
+        }
+    }
+}
+
+#[test]
+fn dropping_every_handle_ends_the_store() {
+    for remote in MODES {
+        let (worker, _rx) = start(Recorder {
+            remote,
+            ..Recorder::default()
+        });
+        let watch = Worker::<u32> {
+            tx: unbounded_channel().0,
+            exited: worker.exited.clone(),
+            backend: worker.backend.clone(),
+        };
+        drop(worker);
+        assert!(watch.wait_exit(Duration::from_secs(5)));
     }
 }
 
 #[test]
 fn superseded_creds_share_the_last_ones_fate() {
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let (worker, rx) = start(Recorder {
-        log: log.clone(),
-        fail_id: None,
-    });
-    let (gate_tx, gate_rx) = channel::<()>();
-    worker
-        .send(
-            Op::Open(Box::new(move || {
-                gate_rx.recv().ok();
-                Err(Error::invalid("gate"))
-            })),
-            0,
-        )
-        .ok()
-        .unwrap();
-    for t in 1..=3 {
-        worker
-            .send(Op::Write(Mutation::Creds(vec![t as u8])), t)
-            .ok()
-            .unwrap();
-    }
-    gate_tx.send(()).unwrap();
-    assert_eq!(rx.recv().unwrap().0, 0);
-    for t in 1..=3 {
-        assert_eq!(rx.recv().unwrap(), (t, Ok(Reply::Done)));
+    for remote in MODES {
+        let (worker, rx) = start(Recorder {
+            remote,
+            ..Recorder::default()
+        });
+        let (gate_tx, gate_rx) = channel::<()>();
+        worker.send(gate(gate_rx), 0).ok().unwrap();
+        for t in 1..=3 {
+            worker
+                .send(Op::Write(Mutation::Creds(vec![t as u8])), t)
+                .ok()
+                .unwrap();
+        }
+        gate_tx.send(()).unwrap();
+        assert_eq!(rx.recv().unwrap().0, 0);
+        for t in 1..=3 {
+            assert_eq!(rx.recv().unwrap(), (t, Ok(Reply::Done)));
+        }
     }
 }
