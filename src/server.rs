@@ -35,13 +35,16 @@ pub struct ServerOptions {
 }
 
 /// The process's runtime, made on first use. It drives the sockets and serves the server
-/// stores' calls as tasks (src/worker.rs); blocking calls go to its blocking threads.
+/// stores' calls as tasks (src/worker.rs). One worker: each call is a short step between
+/// two replies, and a second worker only adds wakeups (it is woken to steal work that the
+/// first is about to run), which cost more than the call itself. Blocking calls go to its
+/// blocking threads.
 fn runtime() -> Result<&'static Runtime> {
     static RUNTIME: OnceLock<std::result::Result<Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
+                .worker_threads(1)
                 .thread_name("baileys-rust-auth-io")
                 .enable_all()
                 .build()
