@@ -14,7 +14,7 @@ use super::convert;
 use super::settle::{self, Shape, Shared, Ticket};
 use crate::backend::{Backend, Lease, Mutation, Takeover};
 use crate::error::{Code, Error};
-use crate::open::StoreOptions;
+use crate::open::{Engine, StoreOptions};
 use crate::sqlite::Durability;
 use crate::wire;
 use crate::worker::{Op, Reply, Worker};
@@ -82,6 +82,9 @@ pub struct NativeStore {
     shared: *const Shared,
     /// Pages copied and in all of the running snapshot, read by `progress`.
     progress: Arc<[AtomicU64; 2]>,
+    /// On a server: no call is ever served on this thread (see `Backend::is_remote`), so
+    /// the `*Now` calls give up before parsing anything.
+    remote: bool,
 }
 
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
@@ -118,7 +121,7 @@ impl NativeStore {
     /// is idle: a small call then costs no thread round trip. `None` otherwise.
     fn now<R>(&self, f: impl FnOnce(&mut dyn Backend) -> Option<R>) -> Option<R> {
         let worker = self.worker.as_ref()?;
-        if !unsafe { (*self.shared).idle() } {
+        if self.remote || !unsafe { (*self.shared).idle() } {
             return None;
         }
         worker.try_now(f).flatten()
@@ -198,6 +201,7 @@ impl NativeStore {
             worker: Some(worker),
             shared,
             progress: Arc::default(),
+            remote: false,
         })
     }
 
@@ -223,6 +227,7 @@ impl NativeStore {
             wait,
             tls_ca: options.tls_ca,
         };
+        self.remote = Engine::of(&location) != Engine::Sqlite;
         let open = Box::new(move || crate::open::open(&location, &options));
         self.submit(env, Shape::Done, Op::Open(open))
     }
@@ -273,7 +278,7 @@ impl NativeStore {
     /// `write_now` for what it returns.
     #[napi(js_name = "setNow", ts_return_type = "boolean | Error")]
     pub fn set_now(&mut self, env: Env, frame: BufferSlice) -> Raw {
-        if frame.len() > MAX_NOW_FRAME {
+        if self.remote || frame.len() > MAX_NOW_FRAME {
             return Raw(unsafe { convert::boolean(env.raw(), false) });
         }
         match wire::parse_set(&frame) {
@@ -305,6 +310,9 @@ impl NativeStore {
     /// `saveCreds`, done at once on this thread when it can: see `write_now`.
     #[napi(js_name = "saveCredsNow", ts_return_type = "boolean | Error")]
     pub fn save_creds_now(&mut self, env: Env, creds: BufferSlice) -> Raw {
+        if self.remote {
+            return Raw(unsafe { convert::boolean(env.raw(), false) });
+        }
         match stored_creds(&creds) {
             Ok(stored) => self.write_now(env, Mutation::Creds(stored)),
             Err(e) => Raw(unsafe { settle::error_value(env.raw(), &e) }),
