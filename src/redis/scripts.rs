@@ -19,8 +19,14 @@ local base, name, token = ARGV[1], ARGV[2], ARGV[3]
 if token ~= '' and redis.call('HGET', lease, 'token') ~= token then
   return -1
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now
+local function clock()
+  if not now then
+    local t = redis.call('TIME')
+    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now
+end
 local function clear()
   for _, ty in ipairs(redis.call('SMEMBERS', types)) do
     redis.call('UNLINK', base .. 'k:' .. ty, base .. 'i:' .. ty)
@@ -37,8 +43,8 @@ end
 pub const APPLY: &str = concat!(
     write_prelude!(),
     r#"
-if redis.call('HSETNX', meta, 'created_ms', now) == 1 then
-  redis.call('HSET', meta, 'updated_ms', now)
+if redis.call('HEXISTS', meta, 'created_ms') == 0 then
+  redis.call('HSET', meta, 'created_ms', clock(), 'updated_ms', clock())
   redis.call('SADD', index, name)
 end
 local function put(ty, id, v)
@@ -65,10 +71,10 @@ local function del(ty, id)
 end
 local function creds(present, value)
   if present then
-    redis.call('HSET', meta, 'creds', value, 'updated_ms', now)
+    redis.call('HSET', meta, 'creds', value, 'updated_ms', clock())
   else
     redis.call('HDEL', meta, 'creds')
-    redis.call('HSET', meta, 'updated_ms', now)
+    redis.call('HSET', meta, 'updated_ms', clock())
   end
 end
 local function keys(i)
