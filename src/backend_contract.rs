@@ -259,6 +259,53 @@ pub fn replace_sessions_counts_and_delete(open: Open) {
     assert_eq!(a.get("t", &ids(&["1"])).unwrap().len(), 1);
 }
 
+/// Counts and sizes follow large mixed writes: many keys of a type at once, a key written
+/// twice or written then deleted in one call, types interleaved.
+pub fn counts_follow_large_mixed_writes(open: Open) {
+    let mut db = open("s");
+    let mut writes: Vec<KeyWrite> = (0..1200)
+        .map(|i| put("pre-key", &i.to_string(), &vec![b'p'; i % 7]))
+        .collect();
+    writes.insert(600, put("session", "a", b"aaaa"));
+    writes.extend([
+        put("pre-key", "3", b"longer value"),
+        put("session", "a", b"a"),
+        put("session", "b", b"bb"),
+        del("session", "b"),
+        put("pre-key", "1199", b""),
+    ]);
+    assert_eq!(db.apply(&[Mutation::Keys(writes)]), vec![Ok(())]);
+    let after_first: i64 = (0..1200).map(|i| (i % 7) as i64).sum::<i64>() - 3 + 12 - 1199 % 7;
+    let counts = |db: &mut Box<dyn Backend>| -> Vec<(String, i64, i64)> {
+        let counts = db.counts().unwrap();
+        counts
+            .into_iter()
+            .map(|c| (c.kind, c.count, c.bytes))
+            .collect()
+    };
+    assert_eq!(
+        counts(&mut db),
+        [
+            ("pre-key".into(), 1200, after_first),
+            ("session".into(), 1, 1)
+        ]
+    );
+    // Rewritten at other sizes, some deleted, in two mutations of one batch.
+    let rewrite: Vec<KeyWrite> = (0..1200)
+        .map(|i| match i % 3 {
+            0 => del("pre-key", &i.to_string()),
+            _ => put("pre-key", &i.to_string(), b"xy"),
+        })
+        .collect();
+    let results = db.apply(&[
+        Mutation::Keys(rewrite),
+        Mutation::Keys(vec![del("session", "a"), put("pre-key", "0", b"z")]),
+    ]);
+    assert_eq!(results, vec![Ok(()), Ok(())]);
+    assert_eq!(counts(&mut db), [("pre-key".into(), 801, 800 * 2 + 1)]);
+    assert!(db.integrity().unwrap().is_empty());
+}
+
 /// Server stores have no file to copy: snapshot refuses, pointing to the JSON export.
 pub fn snapshot_is_refused(open: Open) {
     let mut a = open("s");

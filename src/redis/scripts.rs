@@ -47,16 +47,32 @@ if redis.call('HEXISTS', meta, 'created_ms') == 0 then
   redis.call('HSET', meta, 'created_ms', clock(), 'updated_ms', clock())
   redis.call('SADD', index, name)
 end
-local function put(ty, id, v)
-  local h = base .. 'k:' .. ty
-  local old = redis.call('HSTRLEN', h, id)
-  if redis.call('HSET', h, id, v) == 1 then
-    redis.call('ZADD', base .. 'i:' .. ty, 0, id)
-    redis.call('SADD', types, ty)
+-- Consecutive puts of one type share one ZADD of their new ids, one SADD and one HINCRBY:
+-- a call per key and command costs Lua more than the commands themselves. A run holds at
+-- most 500 new ids (unpack has a limit).
+local run = {n = 0}
+local function flush()
+  if run.n > 0 then
+    redis.call('ZADD', base .. 'i:' .. run.ty, unpack(run.scored))
+    redis.call('SADD', types, run.ty)
   end
-  if #v ~= old then redis.call('HINCRBY', sizes, ty, #v - old) end
+  if run.delta and run.delta ~= 0 then redis.call('HINCRBY', sizes, run.ty, run.delta) end
+  run = {n = 0}
+end
+local function put(ty, id, v)
+  if run.ty ~= ty or run.n == 500 then
+    flush()
+    run = {ty = ty, h = base .. 'k:' .. ty, n = 0, scored = {}, delta = 0}
+  end
+  local old = redis.call('HSTRLEN', run.h, id)
+  if redis.call('HSET', run.h, id, v) == 1 then
+    run.scored[run.n * 2 + 1], run.scored[run.n * 2 + 2] = 0, id
+    run.n = run.n + 1
+  end
+  run.delta = run.delta + #v - old
 end
 local function del(ty, id)
+  flush()
   local h = base .. 'k:' .. ty
   local old = redis.call('HSTRLEN', h, id)
   if redis.call('HDEL', h, id) == 1 then
@@ -84,6 +100,7 @@ local function keys(i)
     if ARGV[i] == 'p' then put(ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) else del(ARGV[i + 1], ARGV[i + 2]) end
     i = i + 4
   end
+  flush()
   return i
 end
 local i, applied = 4, 0
