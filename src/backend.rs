@@ -96,6 +96,9 @@ pub enum Takeover {
 /// The result of a call that waits on a network.
 pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// What a `get` finds.
+pub type Found = Result<Vec<Entry>>;
+
 /// A storage engine bound to one session.
 pub trait Backend: Send {
     /// The stored values of `ids` that exist, in any order.
@@ -118,11 +121,7 @@ pub trait Backend: Send {
     }
 
     /// `get`, for a remote engine's task; others answer it at once.
-    fn get_async<'a>(
-        &'a mut self,
-        kind: &'a str,
-        ids: &'a [String],
-    ) -> Pending<'a, Result<Vec<Entry>>> {
+    fn get_async<'a>(&'a mut self, kind: &'a str, ids: &'a [String]) -> Pending<'a, Found> {
         Box::pin(ready(self.get(kind, ids)))
     }
 

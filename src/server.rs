@@ -67,6 +67,33 @@ pub fn block_on_each<T>(n: usize, f: impl Future<Output = Vec<Result<T>>>) -> Ve
     }
 }
 
+/// A server backend's blocking `get`, `load_creds` and `apply` (for callers on a plain
+/// thread, such as the tests): its `*_async` calls, run to completion on the runtime.
+macro_rules! remote_calls {
+    () => {
+        fn get(
+            &mut self,
+            kind: &str,
+            ids: &[String],
+        ) -> $crate::error::Result<Vec<$crate::backend::Entry>> {
+            $crate::server::block_on(self.get_async(kind, ids))
+        }
+
+        fn load_creds(&mut self) -> $crate::error::Result<Option<Vec<u8>>> {
+            $crate::server::block_on(self.load_creds_async())
+        }
+
+        fn apply(&mut self, batch: &[$crate::backend::Mutation]) -> Vec<$crate::error::Result<()>> {
+            $crate::server::block_on_each(batch.len(), self.apply_async(batch))
+        }
+
+        fn is_remote(&self) -> bool {
+            true
+        }
+    };
+}
+pub(crate) use remote_calls;
+
 /// The shared runtime, to spawn tasks on.
 pub fn handle() -> Result<tokio::runtime::Handle> {
     Ok(runtime()?.handle().clone())

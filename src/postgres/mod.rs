@@ -18,12 +18,12 @@ use tokio_postgres::{NoTls, Row};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 use crate::backend::{
-    Backend, Entry, Holder, KeyWrite, Lease, Mutation, Pending, SessionInfo, Takeover, TypeCount,
+    Backend, Entry, Found, Holder, KeyWrite, Lease, Mutation, Pending, SessionInfo, Takeover,
+    TypeCount,
 };
 use crate::error::{Code, Error, Result};
 use crate::server::{
-    self, block_on, block_on_each, lease_lost, outcome_unknown, unavailable, ServerOptions,
-    CONNECT_TIMEOUT,
+    self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
 };
 use ssl::Ssl;
 
@@ -687,27 +687,9 @@ impl PostgresBackend {
 }
 
 impl Backend for PostgresBackend {
-    fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        block_on(self.get_async(kind, ids))
-    }
+    server::remote_calls!();
 
-    fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
-        block_on(self.load_creds_async())
-    }
-
-    fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
-        block_on_each(batch.len(), self.apply_async(batch))
-    }
-
-    fn is_remote(&self) -> bool {
-        true
-    }
-
-    fn get_async<'a>(
-        &'a mut self,
-        kind: &'a str,
-        ids: &'a [String],
-    ) -> Pending<'a, Result<Vec<Entry>>> {
+    fn get_async<'a>(&'a mut self, kind: &'a str, ids: &'a [String]) -> Pending<'a, Found> {
         Box::pin(async move {
             // By the session's row id once known: the join by name costs the server about
             // as much again as the lookup itself.

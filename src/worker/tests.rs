@@ -17,6 +17,13 @@ struct Recorder {
 /// Both ways a store is served: on its storage thread, and as a task on the I/O runtime.
 const MODES: [bool; 2] = [false, true];
 
+fn recorder(remote: bool) -> Recorder {
+    Recorder {
+        remote,
+        ..Recorder::default()
+    }
+}
+
 impl Backend for Recorder {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
         self.log.lock().unwrap().push(format!("get {kind}"));
@@ -151,10 +158,7 @@ fn requests_complete_in_order_and_writes_are_grouped() {
 #[test]
 fn a_second_open_fails_and_keeps_the_store() {
     for remote in MODES {
-        let (worker, rx) = start(Recorder {
-            remote,
-            ..Recorder::default()
-        });
+        let (worker, rx) = start(recorder(remote));
         let again = Op::Open(Box::new(|| Err(Error::invalid("second open"))));
         worker.send(again, 1).ok().unwrap();
         assert!(rx.recv().unwrap().1.is_err());
@@ -166,10 +170,7 @@ fn a_second_open_fails_and_keeps_the_store() {
 #[test]
 fn a_panic_becomes_an_internal_error() {
     for remote in MODES {
-        let (worker, rx) = start(Recorder {
-            remote,
-            ..Recorder::default()
-        });
+        let (worker, rx) = start(recorder(remote));
         let get = |id: &str| Op::Get {
             kind: "t".into(),
             ids: ids_frame(&[id]),
@@ -184,10 +185,7 @@ fn a_panic_becomes_an_internal_error() {
 #[test]
 fn close_answers_then_refuses_the_rest() {
     for remote in MODES {
-        let (worker, rx) = start(Recorder {
-            remote,
-            ..Recorder::default()
-        });
+        let (worker, rx) = start(recorder(remote));
         worker.send(write("a"), 1).ok().unwrap();
         worker.send(Op::Close, 2).ok().unwrap();
         // Refused at once if the store has already ended, else answered with ERR_CLOSED.
@@ -205,10 +203,7 @@ fn close_answers_then_refuses_the_rest() {
 #[test]
 fn dropping_every_handle_ends_the_store() {
     for remote in MODES {
-        let (worker, _rx) = start(Recorder {
-            remote,
-            ..Recorder::default()
-        });
+        let (worker, _rx) = start(recorder(remote));
         let watch = Worker::<u32> {
             tx: unbounded_channel().0,
             exited: worker.exited.clone(),
@@ -222,10 +217,7 @@ fn dropping_every_handle_ends_the_store() {
 #[test]
 fn superseded_creds_share_the_last_ones_fate() {
     for remote in MODES {
-        let (worker, rx) = start(Recorder {
-            remote,
-            ..Recorder::default()
-        });
+        let (worker, rx) = start(recorder(remote));
         let (gate_tx, gate_rx) = channel::<()>();
         worker.send(gate(gate_rx), 0).ok().unwrap();
         for t in 1..=3 {
