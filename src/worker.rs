@@ -102,9 +102,9 @@ impl Drop for ExitSignal {
 
 type Receiver<T> = UnboundedReceiver<Request<T>>;
 
-/// Handle to a running storage thread; clones reach the same thread. Once every handle is
-/// dropped (or after a `Close` request) the thread finishes the queued requests, closes
-/// the backend and exits.
+/// Handle to a running storage thread (or the task it handed a server store to); clones
+/// reach the same queue. Once every handle is dropped (or after a `Close` request) it
+/// finishes the queued requests, closes the backend and ends.
 pub struct Worker<T> {
     tx: UnboundedSender<Request<T>>,
     exited: Arc<Exited>,
