@@ -693,15 +693,25 @@ impl Backend for PostgresBackend {
         Box::pin(async move {
             // By the session's row id once known: the join by name costs the server about
             // as much again as the lookup itself.
-            let rows = match self.session_id {
-                Some(session) => {
+            let rows = match (self.session_id, ids) {
+                // One id by equality: `id = ANY(...)` is only an index condition once the
+                // table has statistics; before (a new or freshly filled store) each read
+                // scanned every key of its type.
+                (Some(session), [id]) => {
+                    self.query(
+                        "SELECT id, value FROM key WHERE session = $1 AND type = $2 AND id = $3",
+                        &[&session, &kind, id],
+                    )
+                    .await?
+                }
+                (Some(session), _) => {
                     self.query(
                         "SELECT id, value FROM key WHERE session = $1 AND type = $2 AND id = ANY($3)",
                         &[&session, &kind, &ids],
                     )
                     .await?
                 }
-                None => {
+                (None, _) => {
                     self.query(
                         "SELECT k.id, k.value FROM key k JOIN session s ON s.id = k.session
                          WHERE s.name = $1 AND k.type = $2 AND k.id = ANY($3)",
