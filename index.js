@@ -4,7 +4,7 @@
 
 const { AuthStateError, ErrorCode } = require('./lib/errors.js')
 const codec = require('./lib/codec.js')
-const { checkOptions, openStore, noop } = require('./lib/open.js')
+const { checkOptions, openStore, isUrl, noop } = require('./lib/open.js')
 const { takeLease } = require('./lib/lease.js')
 const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
@@ -121,7 +121,7 @@ const keyCount = (data) => {
   return n
 }
 
-function makeKeys(store, submit, proto, metrics) {
+function makeKeys(store, local, submit, proto, metrics) {
   const AppStateSyncKeyData = proto.Message.AppStateSyncKeyData
   const same = (x) => x
   // Baileys reads app-state keys as protobuf messages (as useMultiFileAuthState returns them).
@@ -137,7 +137,6 @@ function makeKeys(store, submit, proto, metrics) {
     if (ids.some((id) => id in Object.prototype)) found = withoutPrototype(found)
     return type === 'app-state-sync-key' ? asAppStateKeys(found) : found
   }
-  const { getSync, get, setNow, set } = store
   return {
     get(type, ids) {
       const started = performance.now()
@@ -145,11 +144,12 @@ function makeKeys(store, submit, proto, metrics) {
       const out = submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
         (frame) => {
-          // Small reads are answered on this thread when no write is in flight, into a buffer
-          // kept for it and decoded before anything else runs.
-          const n = getSync.call(store, type, frame, scratch)
+          // Small reads of a file are answered on this thread when no write is in flight, into
+          // a buffer kept for it and decoded before anything else runs (a server always answers
+          // later).
+          const n = local ? store.getSync(type, frame, scratch) : -1
           if (n >= 0) return (bytes = n), shape(type, ids, codec.decodeMapNow(scratch))
-          return get.call(store, type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then((found) => shape(type, ids, found))
+          return store.get(type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then((found) => shape(type, ids, found))
         },
       )
       const count = () => (Array.isArray(ids) ? ids.length : 0)
@@ -161,7 +161,7 @@ function makeKeys(store, submit, proto, metrics) {
       let items = 0
       const out = submit(
         () => codec.encodeSet(data),
-        (frame) => ((bytes = frame.length), (items = keyCount(data)), write(store, setNow, set, frame)),
+        (frame) => ((bytes = frame.length), (items = keyCount(data)), write(store, store.setNow, store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },
@@ -275,7 +275,7 @@ async function useRustAuthState(path, options) {
     closing = Promise.all([flushed, closed]).then(() => logger.debug({ sessionId }, 'auth store closed'))
     return closing
   }
-  const keys = makeKeys(store, submit, proto, metrics)
+  const keys = makeKeys(store, !isUrl(path), submit, proto, metrics)
   const state = { creds, keys }
   return {
     state,
