@@ -317,6 +317,7 @@ impl SqliteBackend {
 
     /// Runs `f` in an immediate transaction, committed if it returns `Ok`.
     fn in_tx<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
+        // A transaction left open by an earlier failure must not swallow this one.
         self.rollback();
         self.exec("BEGIN IMMEDIATE")?;
         let r = f(self).and_then(|r| Ok((r, self.exec("COMMIT")?)));
@@ -446,31 +447,17 @@ impl Backend for SqliteBackend {
     }
 
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
-        let fail_all = |e: Error| batch.iter().map(|_| Err(e.clone())).collect();
-        // A transaction left open by an earlier failure must not swallow this one.
-        self.rollback();
-        if let Err(e) = self.exec("BEGIN IMMEDIATE") {
-            return fail_all(e.into());
-        }
-        let outcome = self
-            .check_lease()
-            .and_then(|()| self.ensure_session())
-            .and_then(|session| Ok((session, self.apply_in_tx(session, batch)?)));
+        let outcome = self.in_tx(|b| {
+            b.check_lease()?;
+            let session = b.ensure_session()?;
+            Ok((session, b.apply_in_tx(session, batch)?))
+        });
         match outcome {
-            Ok((session, results)) => match self.exec("COMMIT") {
-                Ok(()) => {
-                    self.session_id = Some(session);
-                    results
-                }
-                Err(e) => {
-                    self.rollback();
-                    fail_all(e.into())
-                }
-            },
-            Err(e) => {
-                self.rollback();
-                fail_all(e)
+            Ok((session, results)) => {
+                self.session_id = Some(session);
+                results
             }
+            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 
