@@ -80,6 +80,11 @@ export declare class NativeStore {
   get progress(): Array<number>
   /** Waits for every queued call, closes the file, and refuses later calls. */
   close(): Raw
+  /**
+   * Whether the store is on a server, which answers every call later: JavaScript then
+   * skips asking for an answer on its own thread.
+   */
+  get remote(): boolean
   get closed(): boolean
 }
 

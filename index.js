@@ -4,7 +4,7 @@
 
 const { AuthStateError, ErrorCode } = require('./lib/errors.js')
 const codec = require('./lib/codec.js')
-const { checkOptions, openStore, isUrl, noop } = require('./lib/open.js')
+const { checkOptions, openStore, noop } = require('./lib/open.js')
 const { takeLease } = require('./lib/lease.js')
 const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
@@ -121,7 +121,7 @@ const keyCount = (data) => {
   return n
 }
 
-function makeKeys(store, local, submit, proto, metrics) {
+function makeKeys(store, submit, proto, metrics) {
   const AppStateSyncKeyData = proto.Message.AppStateSyncKeyData
   const same = (x) => x
   // Baileys reads app-state keys as protobuf messages (as useMultiFileAuthState returns them).
@@ -137,6 +137,7 @@ function makeKeys(store, local, submit, proto, metrics) {
     if (ids.some((id) => id in Object.prototype)) found = withoutPrototype(found)
     return type === 'app-state-sync-key' ? asAppStateKeys(found) : found
   }
+  const local = !store.remote
   return {
     get(type, ids) {
       const started = performance.now()
@@ -275,7 +276,7 @@ async function useRustAuthState(path, options) {
     closing = Promise.all([flushed, closed]).then(() => logger.debug({ sessionId }, 'auth store closed'))
     return closing
   }
-  const keys = makeKeys(store, !isUrl(path), submit, proto, metrics)
+  const keys = makeKeys(store, submit, proto, metrics)
   const state = { creds, keys }
   return {
     state,

@@ -459,6 +459,13 @@ impl NativeStore {
         promise
     }
 
+    /// Whether the store is on a server, which answers every call later: JavaScript then
+    /// skips asking for an answer on its own thread.
+    #[napi(getter)]
+    pub fn remote(&self) -> bool {
+        self.remote
+    }
+
     #[napi(getter)]
     pub fn closed(&self) -> bool {
         self.worker.is_none()
