@@ -155,8 +155,7 @@ pub fn outcome_unknown(server: &str, err: &Error) -> Error {
     )
 }
 
-/// Refuses what a server store cannot do: whole-store file snapshots.
-/// The lease a store holds, or `LeaseLost` naming the session.
+/// `LeaseLost` naming the session: another process took it over.
 pub fn lease_lost(session: &str) -> Error {
     Error::new(
         Code::LeaseLost,
