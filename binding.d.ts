@@ -91,6 +91,9 @@ export declare class NativeStore {
 /** Every error code, for index.js to export. */
 export declare function errorCodes(): Array<string>
 
+/** A Buffer made as every frame this binding returns is made (see lib/open.js, which keeps it). */
+export declare function frameBuffer(): Buffer
+
 /** How to open a store; each engine reads its own options. */
 export interface OpenOptions {
   sessionId: string

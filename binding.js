@@ -837,5 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.frameBuffer = nativeBinding.frameBuffer
 module.exports.schemaVersion = nativeBinding.schemaVersion
 module.exports.setErrorClass = nativeBinding.setErrorClass

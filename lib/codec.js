@@ -473,6 +473,14 @@ class Reader {
 }
 
 /**
+ * A reader kept for the life of the process. V8 holds the hidden class of an object weakly,
+ * and compiled code depends on the classes it ran on: with no reader alive, a full garbage
+ * collection would drop the reader's class and the compiled decoder with it (lib/open.js
+ * keeps a native frame for the same reason).
+ */
+Reader.kept = new Reader(Buffer.alloc(0))
+
+/**
  * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
  * it exactly, so the engine's own parser builds it; JSON with the places of `undefined`
  * properties (flag 2); else the wire form (flag 0).

@@ -5,6 +5,15 @@ const { resolve } = require('node:path')
 const native = require('../binding.js')
 const { AuthStateError, ErrorCode } = require('./errors.js')
 
+/**
+ * Optimised JavaScript is tied to the hidden classes of the objects it ran on, and V8 holds
+ * the class of Buffers made by native code weakly. Were no such Buffer alive, a full garbage
+ * collection would drop the class and, with it, the compiled code of every function that
+ * read a frame (the whole decoder): the next reads would run unoptimised, about half as
+ * fast. One is kept for the life of the process.
+ */
+native.keptFrame = native.frameBuffer()
+
 const DURABILITY = ['normal', 'full']
 const POSTGRES = /^postgres(ql)?:\/\//i
 const REDIS = /^rediss?:\/\//i

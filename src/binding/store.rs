@@ -56,6 +56,14 @@ pub fn schema_version() -> i64 {
     crate::sqlite::SCHEMA_VERSION
 }
 
+/// A Buffer made as every frame this binding returns is made (see lib/open.js, which keeps it).
+#[napi(js_name = "frameBuffer", ts_return_type = "Buffer")]
+pub fn frame_buffer(env: Env) -> napi::Result<Raw> {
+    unsafe { convert::js_buffer(env.raw(), vec![0]) }
+        .map(Raw)
+        .map_err(|e| napi::Error::from_reason(e.message))
+}
+
 /// How to open a store; each engine reads its own options.
 #[napi(object)]
 pub struct OpenOptions {
