@@ -428,8 +428,10 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
 pub enum Presented {
     /// JSON text that `JSON.parse` turns into exactly the stored value.
     Json(Vec<u8>),
-    /// JSON text `[value, [path, ...]]`: the value with its `undefined` object properties
-    /// left out, and where they go (libsignal leaves some keys `undefined`).
+    /// JSON text `[value, holes]`: the value with its `undefined` object properties left
+    /// out, and where they go (libsignal leaves some keys `undefined`): `holes` mirrors the
+    /// value along the paths that lead to them, an object per level (array indices as keys)
+    /// and `0` at each such property, e.g. `{"a":0,"b":{"0":{"k":0}}}`.
     JsonWithUndefined(Vec<u8>),
     /// The wire form, for values JSON cannot carry exactly (bytes, -0, NaN...).
     Wire(Vec<u8>),
@@ -442,26 +444,20 @@ pub fn present(stored: &[u8]) -> Result<Presented> {
     let mut js = Json {
         out: &mut json,
         path: Vec::new(),
-        undefined: Vec::new(),
+        holes: Holes::default(),
     };
     if js.value(&mut r, 0)? {
         r.finish()?;
-        if js.undefined.is_empty() {
+        let Some(holes) = js.holes.finish() else {
             return Ok(Presented::Json(json));
-        }
-        // `[value, [path, ...]]`: the object properties that hold `undefined`.
-        let paths = std::mem::take(&mut js.undefined);
-        let mut text = Vec::with_capacity(json.len() + paths.len() * 32 + 4);
+        };
+        // `[value, holes]`: the object properties that hold `undefined`.
+        let mut text = Vec::with_capacity(json.len() + holes.len() + 3);
         text.push(b'[');
         text.extend_from_slice(&json);
-        text.extend_from_slice(b",[");
-        for (i, p) in paths.iter().enumerate() {
-            if i > 0 {
-                text.push(b',');
-            }
-            text.extend_from_slice(p);
-        }
-        text.extend_from_slice(b"]]");
+        text.push(b',');
+        text.extend_from_slice(&holes);
+        text.push(b']');
         return Ok(Presented::JsonWithUndefined(text));
     }
     let mut r = Reader::new(stored);
@@ -548,36 +544,81 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
 
 /// Where a JSON rendering is: an object key (its JSON text, as a range of the output) or an
 /// array index.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Seg {
     Key(usize, usize),
     Index(usize),
+}
+
+/// The `holes` of a value whose object properties hold `undefined` (see `Presented`), as
+/// the rendering finds them. Rendering runs depth first, so each level of the tree is
+/// opened once, and a property's path is written only as far as it leaves the last one's.
+#[derive(Default)]
+struct Holes {
+    text: Vec<u8>,
+    /// The path of the tree's level being written.
+    open: Vec<Seg>,
+}
+
+impl Holes {
+    /// Records that `key`, at `path` in the value rendered into `out`, holds `undefined`.
+    fn note(&mut self, out: &[u8], path: &[Seg], key: Seg) {
+        if self.text.is_empty() {
+            self.text.push(b'{');
+        }
+        let shared = self
+            .open
+            .iter()
+            .zip(path)
+            .take_while(|(a, b)| a == b)
+            .count();
+        for _ in shared..self.open.len() {
+            self.text.push(b'}');
+        }
+        self.open.truncate(shared);
+        for &seg in &path[shared..] {
+            self.member(out, seg);
+            self.text.push(b'{');
+            self.open.push(seg);
+        }
+        self.member(out, key);
+        self.text.push(b'0');
+    }
+
+    /// Writes `"key":`, after a comma unless it opens its level.
+    fn member(&mut self, out: &[u8], seg: Seg) {
+        if self.text.last() != Some(&b'{') {
+            self.text.push(b',');
+        }
+        match seg {
+            Seg::Key(a, b) => self.text.extend_from_slice(&out[a..b]),
+            Seg::Index(i) => {
+                use std::io::Write;
+                let _ = write!(self.text, "\"{i}\"");
+            }
+        }
+        self.text.push(b':');
+    }
+
+    /// The tree's JSON text; `None` when no property holds `undefined`.
+    fn finish(self) -> Option<Vec<u8>> {
+        let mut text = self.text;
+        if text.is_empty() {
+            return None;
+        }
+        text.resize(text.len() + self.open.len() + 1, b'}');
+        Some(text)
+    }
 }
 
 /// A JSON rendering in progress.
 struct Json<'o> {
     out: &'o mut Vec<u8>,
     path: Vec<Seg>,
-    /// Paths (as JSON arrays) of object properties holding `undefined`.
-    undefined: Vec<Vec<u8>>,
+    holes: Holes,
 }
 
 impl Json<'_> {
-    /// Records the path of an `undefined` property: the current path, then `key`.
-    fn note_undefined(&mut self, key: Seg) {
-        let mut p = b"[".to_vec();
-        for seg in self.path.iter().chain(std::iter::once(&key)) {
-            match *seg {
-                Seg::Key(a, b) => p.extend_from_slice(&self.out[a..b]),
-                Seg::Index(i) => p.extend_from_slice(i.to_string().as_bytes()),
-            }
-            p.push(b',');
-        }
-        p.pop();
-        p.push(b']');
-        self.undefined.push(p);
-    }
-
     /// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot
     /// say exactly.
     fn value(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<bool> {
@@ -643,7 +684,7 @@ impl Json<'_> {
                     let key = Seg::Key(key_at, self.out.len());
                     if r.peek() == Some(tag::UNDEFINED) {
                         r.token()?;
-                        self.note_undefined(key);
+                        self.holes.note(self.out, &self.path, key);
                         self.out.truncate(mark);
                         continue;
                     }
@@ -1027,11 +1068,36 @@ mod tests {
         ]);
         let stored = to_stored(&v.encode()).unwrap();
         let Presented::JsonWithUndefined(text) = present(&stored).unwrap() else {
-            panic!("expected JSON with undefined paths")
+            panic!("expected JSON with undefined properties")
         };
         assert_eq!(
             String::from_utf8(text).unwrap(),
-            r#"[{"b":[{"x":null}]},[["a"],["b",0,"k\""]]]"#
+            r#"[{"b":[{"x":null}]},{"a":0,"b":{"0":{"k\"":0}}}]"#
+        );
+    }
+
+    #[test]
+    fn undefined_properties_share_the_levels_of_their_paths() {
+        let undef = |k: &str| (k.to_string(), Value::Undefined);
+        let obj = |e: Vec<(String, Value)>| Value::Object(e);
+        let v = obj(vec![
+            (
+                "a".into(),
+                obj(vec![undef("x"), ("y".into(), obj(vec![undef("p")]))]),
+            ),
+            (
+                "b".into(),
+                Value::Array(vec![obj(vec![undef("q")]), obj(vec![undef("r")])]),
+            ),
+            undef("c"),
+        ]);
+        let stored = to_stored(&v.encode()).unwrap();
+        let Presented::JsonWithUndefined(text) = present(&stored).unwrap() else {
+            panic!("expected JSON with undefined properties")
+        };
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            r#"[{"a":{"y":{}},"b":[{},{}]},{"a":{"x":0,"y":{"p":0}},"b":{"0":{"q":0},"1":{"r":0}},"c":0}]"#
         );
     }
 
