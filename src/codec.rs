@@ -738,15 +738,26 @@ pub mod base64 {
         }
     }
 
-    fn sextet(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
+    /// Each byte's 6-bit value, or `INVALID` for bytes outside the alphabet: a table, as
+    /// every string JavaScript writes is tried (most libsignal strings are base64).
+    const INVALID: u8 = 0xff;
+    const SEXTETS: [u8; 256] = {
+        let mut t = [INVALID; 256];
+        let mut i = 0;
+        while i < 64 {
+            t[ALPHABET[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    };
+
+    /// The 24 bits of four symbols; `None` if one is not in the alphabet.
+    fn quad(q: &[u8]) -> Option<u32> {
+        let [a, b, c, d] = [q[0], q[1], q[2], q[3]].map(|c| SEXTETS[c as usize]);
+        if (a | b | c | d) & 0xc0 != 0 {
+            return None;
+        }
+        Some((u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d))
     }
 
     /// The bytes of `s` if it is base64 that encodes back to exactly `s` (padding and unused
@@ -756,29 +767,24 @@ pub mod base64 {
         if s.is_empty() || !s.len().is_multiple_of(4) {
             return None;
         }
-        let pad = s.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 {
+        let (body, last) = s.split_at(s.len() - 4);
+        let mut out = Vec::with_capacity(s.len() / 4 * 3);
+        for q in body.chunks_exact(4) {
+            let n = quad(q)?;
+            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        }
+        // The last group may be padded: `x===` is never canonical, and the bits past the
+        // last byte must be zero, or encoding the bytes again would give another string.
+        let (n, keep) = match *last {
+            [_, _, b'=', b'='] => (quad(&[last[0], last[1], b'A', b'A'])?, 1),
+            [_, _, _, b'='] => (quad(&[last[0], last[1], last[2], b'A'])?, 2),
+            _ => (quad(last)?, 3),
+        };
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        if bytes[keep..].iter().any(|&b| b != 0) {
             return None;
         }
-        let mut out = Vec::with_capacity(s.len() / 4 * 3);
-        for (i, quad) in s.chunks(4).enumerate() {
-            let last = i == s.len() / 4 - 1;
-            let used = if last { 4 - pad } else { 4 };
-            let mut n = 0u32;
-            for (j, &c) in quad.iter().enumerate() {
-                n <<= 6;
-                if j < used {
-                    n |= sextet(c)?;
-                }
-            }
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            let keep = used - 1;
-            // Bits past the last byte must be zero, or re-encoding would differ.
-            if bytes[keep..].iter().any(|&b| b != 0) {
-                return None;
-            }
-            out.extend_from_slice(&bytes[..keep]);
-        }
+        out.extend_from_slice(&bytes[..keep]);
         Some(out)
     }
 }
