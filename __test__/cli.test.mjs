@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Curve } from 'baileys'
 import * as bra from '../index.js'
-import { dropRunData, POSTGRES_URL, REDIS_URL, RUN_PREFIX, RUN_SCHEMA, serverUp } from './helpers/servers.mjs'
+import { dropRunData, POSTGRES_URL, REDIS_URL, RUN_PREFIX, RUN_SCHEMA, serverUp, startTlsRedis } from './helpers/servers.mjs'
 import { run } from './helpers/procs.mjs'
 import { sessionRecord } from './helpers/signal-shapes.mjs'
 
@@ -386,6 +386,26 @@ describe('server stores', { skip: SERVERS ? false : 'needs PostgreSQL and Redis'
     ok(gone)
     assert.match(gone.stdout, /^backup\s+-$/m, 'a server store has no file to back up')
     assert.deepEqual(JSON.parse((await cli('sessions', REDIS_URL, ...redis, '--json')).stdout), [])
+  })
+})
+
+describe('TLS', () => {
+  it("reaches a rediss:// store whose certificate --tls-ca vouches for, and not without it", async (t) => {
+    const server = await startTlsRedis()
+    if (typeof server === 'string') return t.skip(server)
+    try {
+      const copied = await cli('copy', store, server.url, '--to-session', 'bot', '--tls-ca', server.ca, '--json')
+      ok(copied)
+      assert.equal(JSON.parse(copied.stdout).verified, true)
+      const listed = await cli('sessions', server.url, '--tls-ca', server.ca, '--json')
+      ok(listed)
+      assert.deepEqual(JSON.parse(listed.stdout).map((x) => x.sessionId), ['bot'])
+      const untrusted = await cli('sessions', server.url)
+      assert.equal(untrusted.code, 1, untrusted.stderr)
+      assert.match(untrusted.stderr, /^error \[ERR_UNAVAILABLE\]: .*not trusted/m)
+    } finally {
+      await server.stop()
+    }
   })
 })
 

@@ -21,11 +21,15 @@ const DESTRUCTIVE =
 
 const sessionOf = (opts) => opts.session ?? 'default'
 
-/** --schema / --prefix, for the kind of store at `location` (a PostgreSQL or Redis URL). */
+/**
+ * --schema / --prefix / --tls-ca, for the kind of store at `location` (a PostgreSQL or Redis
+ * URL): a command that names two stores gives each the options that apply to it.
+ */
 function serverFor(location, opts) {
   const out = {}
   if (opts.schema !== undefined && /^postgres(ql)?:\/\//i.test(location)) out.schema = opts.schema
   if (opts.prefix !== undefined && /^rediss?:\/\//i.test(location)) out.prefix = opts.prefix
+  if (opts['tls-ca'] !== undefined && /^rediss:\/\//i.test(location)) out.tls = { ca: opts['tls-ca'] }
   return out
 }
 

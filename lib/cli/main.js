@@ -20,6 +20,11 @@ const COMMON = {
   json: { type: 'boolean', description: 'print one JSON document on stdout instead of text' },
   schema: { type: 'string', value: 'NAME', description: "a postgres:// store's schema (default: baileys_auth)" },
   prefix: { type: 'string', value: 'P', description: "a redis:// store's key prefix (default: bra:)" },
+  'tls-ca': {
+    type: 'string',
+    value: 'FILE',
+    description: "a rediss:// store: PEM root certificate(s) to check the server's certificate against, instead of the system's",
+  },
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 }
 
@@ -63,9 +68,9 @@ function mainHelp() {
     '',
     `Run '${NAME} help <command>' or '${NAME} <command> --help' for a command's options,`,
     `'${NAME} --version' for the version.`,
-    'Every command takes --json for one JSON document on stdout, and --schema / --prefix for a',
-    'PostgreSQL / Redis store outside the default namespace; errors go to stderr as',
-    "'error [CODE]: message'.",
+    'Every command takes --json for one JSON document on stdout, --schema / --prefix for a',
+    'PostgreSQL / Redis store outside the default namespace, and --tls-ca for a rediss:// store',
+    "whose certificate the system does not trust; errors go to stderr as 'error [CODE]: message'.",
     '',
     EXIT_HELP,
   ].join('\n')
