@@ -10,6 +10,7 @@ const { Metrics } = require('./lib/metrics.js')
 const tools = require('./lib/tools.js')
 const { loadBaileys } = require('./lib/baileys.js')
 const { pages } = require('./lib/pages.js')
+const { Absent } = require('./lib/absent.js')
 
 /** Where small reads answered on this thread put their frame (see NativeStore.getSync). */
 const scratch = Buffer.allocUnsafeSlow(256 * 1024)
@@ -65,7 +66,7 @@ function makeSubmitter() {
     return result
   }
 
-  return function submit(encode, send) {
+  function submit(encode, send) {
     if (tail !== null) return after(tail.then(encode), send)
     try {
       const frame = encode()
@@ -74,6 +75,9 @@ function makeSubmitter() {
       return Promise.reject(err)
     }
   }
+  /** Whether every call made so far has reached the native store. */
+  submit.idle = () => tail === null
+  return submit
 }
 
 /** Streams a type's entries page by page, so a huge type is never held in memory whole. */
@@ -121,7 +125,8 @@ const keyCount = (data) => {
   return n
 }
 
-function makeKeys(store, submit, proto, metrics) {
+/** `absent`: an Absent while this store holds the session's lease, else null. */
+function makeKeys(store, submit, proto, metrics, absent) {
   const AppStateSyncKeyData = proto.Message.AppStateSyncKeyData
   const same = (x) => x
   // Baileys reads app-state keys as protobuf messages (as useMultiFileAuthState returns them).
@@ -141,6 +146,14 @@ function makeKeys(store, submit, proto, metrics) {
   return {
     get(type, ids) {
       const started = performance.now()
+      const count = () => (Array.isArray(ids) ? ids.length : 0)
+      // Answered at once when nothing is in flight and every id is known absent; with calls
+      // in flight it waits its turn, so that promises still settle in call order.
+      if (absent !== null && Array.isArray(ids) && submit.idle() && absent.has(type, ids)) {
+        return finish(metrics, 'get', type, started, count, none, shape(type, ids, {}))
+      }
+      const writes = absent?.writes
+      const seen = (found) => (absent?.note(type, ids, found, writes), shape(type, ids, found))
       let bytes = 0
       const out = submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
@@ -149,15 +162,15 @@ function makeKeys(store, submit, proto, metrics) {
           // a buffer kept for it and decoded before anything else runs (a server always answers
           // later).
           const n = local ? store.getSync(type, frame, scratch) : -1
-          if (n >= 0) return (bytes = n), shape(type, ids, codec.decodeMapNow(scratch))
-          return store.get(type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then((found) => shape(type, ids, found))
+          if (n >= 0) return (bytes = n), seen(codec.decodeMapNow(scratch))
+          return store.get(type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then(seen)
         },
       )
-      const count = () => (Array.isArray(ids) ? ids.length : 0)
       return finish(metrics, 'get', typeof type === 'string' ? type : undefined, started, count, () => bytes, out)
     },
     set(data) {
       const started = performance.now()
+      absent?.forget(data)
       let bytes = 0
       let items = 0
       const out = submit(
@@ -166,17 +179,25 @@ function makeKeys(store, submit, proto, metrics) {
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },
-    clear: () => finish(metrics, 'clear', undefined, performance.now(), none, none, submit(noop, () => store.clear())),
+    clear() {
+      absent?.forgetAll()
+      return finish(metrics, 'clear', undefined, performance.now(), none, none, submit(noop, () => store.clear()))
+    },
     list: (type) => items(store, type, true, type === 'app-state-sync-key' ? asAppStatePair : same),
     listIds: (type) => items(store, type, false, same),
   }
 }
 
 /**
- * Forgets the last creds written, from a scope of its own: the lease's timer keeps this
- * function, and a closure made inside useRustAuthState would keep the whole store alive.
+ * What a store forgets when it loses its lease: the last creds written, and which keys are
+ * absent (another process writes the session now). From a scope of its own: the lease's
+ * timer keeps this function, and a closure made inside useRustAuthState would keep the whole
+ * store alive.
  */
-const forgetter = (saved) => () => (saved.last = null)
+const forgetter = (saved, absent) => () => {
+  saved.last = null
+  absent.off()
+}
 
 /** Records when the signed pre-key was first saved: Baileys keeps no creation time for it. */
 function stampSignedPreKey(creds) {
@@ -200,8 +221,9 @@ async function useRustAuthState(path, options) {
   // session was taken over they are written anyway (and fail with ERR_LEASE_LOST): the caller
   // has to learn it lost the session.
   const saved = { last: null }
+  const absent = opts.lease ? new Absent() : null
   const lease = opts.lease
-    ? await takeLease(store, { sessionId, takeover: opts.takeover, ttlMs: opts.leaseTtlMs, logger, onLost: forgetter(saved) }).catch(abandon)
+    ? await takeLease(store, { sessionId, takeover: opts.takeover, ttlMs: opts.leaseTtlMs, logger, onLost: forgetter(saved, absent) }).catch(abandon)
     : null
   const stored = await store.loadCreds().catch(abandon)
   let creds
@@ -271,12 +293,14 @@ async function useRustAuthState(path, options) {
   const close = () => {
     if (closing) return closing
     const flushed = flush().catch((err) => logger.warn({ sessionId, err }, 'auth store: last creds write failed'))
+    // Calls made from now on are refused, not answered from what is known absent.
+    absent?.off()
     lease?.release()
     const closed = submit(noop, () => store.close())
     closing = Promise.all([flushed, closed]).then(() => logger.debug({ sessionId }, 'auth store closed'))
     return closing
   }
-  const keys = makeKeys(store, submit, proto, metrics)
+  const keys = makeKeys(store, submit, proto, metrics, absent)
   const state = { creds, keys }
   return {
     state,
@@ -291,6 +315,7 @@ async function useRustAuthState(path, options) {
     metricsText: () => metrics.text(),
     resetSession: async (options) => {
       await flush()
+      absent?.forgetAll()
       const result = await tools.resetOpen(store, path, sessionId, options, submit)
       for (const k of Object.keys(creds)) delete creds[k]
       Object.assign(creds, initAuthCreds())
