@@ -309,7 +309,7 @@ async function useRustAuthState(path, options) {
     saveCreds,
     close,
     [Symbol.asyncDispose]: close,
-    health: () => tools.healthOf(store, path, sessionId, metrics),
+    health: () => (store.remote ? tools.healthOf(store, path, sessionId, metrics) : tools.healthBeside(path, sessionId, metrics)),
     validate: () => tools.validateOpen(store, creds),
     metrics: () => metrics.snapshot(),
     metricsText: () => metrics.text(),

@@ -398,6 +398,24 @@ describe('validation and health', () => {
     assert.equal(h.keys, 3)
     assert.ok(h.fileBytes > 0 && h.lastWriteAt instanceof Date)
   })
+
+  it("reports an open store's health while its calls go on, from a connection of its own", async () => {
+    const path = join(dir, 'health-open.db')
+    const auth = await useRustAuthState(path, { sessionId: 'live' })
+    await auth.state.keys.set({ session: { a: { v: 1 } }, 'pre-key': { 1: { public: Buffer.alloc(32, 1), private: Buffer.alloc(32, 2) } } })
+    const writes = Array.from({ length: 50 }, (_, i) => auth.state.keys.set({ session: { [`s${i}`]: { v: i } } }))
+    const [h] = await Promise.all([auth.health(), ...writes])
+    assert.equal(h.sessionId, 'live')
+    assert.equal(h.exists, true)
+    assert.equal(h.hasCreds, true)
+    assert.equal(h.integrity, 'ok')
+    assert.equal(h.counts['pre-key'].count, 1)
+    // Writes made with it may or may not have committed when it looked; never more.
+    assert.ok(h.counts.session.count >= 1 && h.counts.session.count <= 51, JSON.stringify(h.counts))
+    assert.equal(h.holder.pid, process.pid, 'the store holds its lease')
+    assert.equal((await auth.health()).counts.session.count, 51)
+    await auth.close()
+  })
 })
 
 describe('metrics, creds debouncing, disposal, logging', () => {
