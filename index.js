@@ -106,9 +106,11 @@ function finish(metrics, op, type, started, items, bytes, out) {
 /**
  * Writes `frame` (`now` and `queued` being the native store's pair of methods): at once on
  * this thread when it was made alone and the store can, else through the storage thread.
+ * `now` is null on a server, which never completes a write at once: asking would cost each
+ * write a native call.
  */
 function write(store, now, queued, frame) {
-  if (alone()) {
+  if (now !== null && alone()) {
     const done = now.call(store, frame)
     if (done === true) return DONE
     if (done !== false) return Promise.reject(done)
@@ -175,7 +177,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
       let items = 0
       const out = submit(
         () => codec.encodeSet(data),
-        (frame) => ((bytes = frame.length), (items = keyCount(data)), write(store, store.setNow, store.set, frame)),
+        (frame) => ((bytes = frame.length), (items = keyCount(data)), write(store, local ? store.setNow : null, store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },
@@ -216,6 +218,7 @@ async function useRustAuthState(path, options) {
   const { sessionId, logger, credsDebounceMs } = opts
   const { initAuthCreds, proto } = await loadBaileys()
   const { store, abandon } = await openStore(path, opts)
+  const local = !store.remote
   // Baileys saves on every creds.update, often with nothing changed: identical creds are not
   // written again, and the caller waits for the write that already holds them. Once the
   // session was taken over they are written anyway (and fail with ERR_LEASE_LOST): the caller
@@ -250,7 +253,7 @@ async function useRustAuthState(path, options) {
       (bytes) => {
         const { last } = saved
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
-        const written = write(store, store.saveCredsNow, store.saveCreds, bytes)
+        const written = write(store, local ? store.saveCredsNow : null, store.saveCreds, bytes)
         const entry = { bytes, done: written }
         saved.last = entry
         if (written !== DONE) {

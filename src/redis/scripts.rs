@@ -47,6 +47,39 @@ if redis.call('HEXISTS', meta, 'created_ms') == 0 then
   redis.call('HSET', meta, 'created_ms', clock(), 'updated_ms', clock())
   redis.call('SADD', index, name)
 end
+-- The common batches first, one keys.set of puts of one type or one creds write, with no
+-- closure or table made: for a small write, making those costs the server about as much
+-- as the commands (6.2 -> 4.5 us for a put of 1.3 kB).
+if ARGV[4] == 'K' then
+  local n = tonumber(ARGV[5])
+  local ty = ARGV[7]
+  local lean = n > 0 and n <= 500 and #ARGV == 5 + 4 * n
+  for i = 6, #ARGV, 4 do
+    if not lean then break end
+    lean = ARGV[i] == 'p' and ARGV[i + 1] == ty
+  end
+  if lean then
+    local h, scored, fresh, delta = base .. 'k:' .. ty, {}, 0, 0
+    for i = 8, #ARGV, 4 do
+      local id, v = ARGV[i], ARGV[i + 1]
+      local old = redis.call('HSTRLEN', h, id)
+      if redis.call('HSET', h, id, v) == 1 then
+        scored[fresh * 2 + 1], scored[fresh * 2 + 2] = 0, id
+        fresh = fresh + 1
+      end
+      delta = delta + #v - old
+    end
+    if fresh > 0 then
+      redis.call('ZADD', base .. 'i:' .. ty, unpack(scored))
+      redis.call('SADD', types, ty)
+    end
+    if delta ~= 0 then redis.call('HINCRBY', sizes, ty, delta) end
+    return 1
+  end
+elseif ARGV[4] == 'C' and #ARGV == 5 then
+  redis.call('HSET', meta, 'creds', ARGV[5], 'updated_ms', clock())
+  return 1
+end
 -- Consecutive puts of one type share one ZADD of their new ids, one SADD and one HINCRBY:
 -- a call per key and command costs Lua more than the commands themselves. A run holds at
 -- most 500 new ids (unpack has a limit).

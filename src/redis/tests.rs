@@ -73,6 +73,42 @@ fn names_are_escaped_into_one_hash_tag_per_session() {
     assert!(db.integrity().unwrap().is_empty());
 }
 
+/// Batches of one type's puts and lone creds writes take the script's short path: it must
+/// keep the ids index and the sizes as the general one does.
+#[test]
+fn short_path_writes_keep_the_index_and_sizes() {
+    let Some(store) = fresh("short") else { return };
+    let mut db = store.open("s");
+    let count = |db: &mut Box<dyn Backend>| {
+        let c = db.counts().unwrap();
+        assert_eq!(c.len(), 1);
+        (c[0].count, c[0].bytes)
+    };
+    let keys = |writes| Mutation::Keys(writes);
+    assert!(db.apply(&[keys(vec![put("t", "1", b"aa"), put("t", "2", b"")])])[0].is_ok());
+    assert_eq!(count(&mut db), (2, 2));
+    assert!(db.apply(&[keys(vec![put("t", "1", b"abcd"), put("t", "3", b"x")])])[0].is_ok());
+    assert_eq!(count(&mut db), (3, 5));
+    assert!(db.apply(&[keys(vec![put("t", "2", b"")])])[0].is_ok());
+    assert_eq!(count(&mut db), (3, 5));
+    let listed: Vec<String> = db
+        .list("t", None, 10, false)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.0)
+        .collect();
+    assert_eq!(listed, ids(&["1", "2", "3"]));
+    assert_eq!(
+        db.get("t", &ids(&["1", "2"])).unwrap(),
+        vec![("1".into(), b"abcd".to_vec()), ("2".into(), Vec::new())]
+    );
+    assert!(db.apply(&[Mutation::Creds(b"c\0\xff".to_vec())])[0].is_ok());
+    assert_eq!(db.load_creds().unwrap(), Some(b"c\0\xff".to_vec()));
+    let info = db.sessions().unwrap();
+    assert!(info[0].has_creds && info[0].keys == 3 && info[0].bytes == 5);
+    assert!(db.integrity().unwrap().is_empty());
+}
+
 #[test]
 fn bad_locations_are_refused_clearly() {
     let Some(store) = fresh("bad") else { return };
