@@ -397,6 +397,26 @@ describe('odd ids, type names and 10 MB values', () => {
     }
   })
 
+  it('come back from one read of many ids (made in parts) as from reads of one id each', async () => {
+    const auth = await useRustAuthState(path)
+    try {
+      for (const type of ODD_TYPES) {
+        const stored = cases.filter(([t]) => t === type).map(([, id]) => id)
+        // Absent ids, repeats and prototype names among them, in an order of their own.
+        const ids = [...stored, 'no such id', 'constructor', '__proto__', ...stored.slice(0, 40), 'toString'].reverse()
+        for (let i = 0; i < 300; i++) ids.splice((i * 7919) % ids.length, 0, `absent ${i}`)
+        const one = new Map()
+        for (const id of ids) for (const [k, v] of Object.entries(await auth.state.keys.get(type, [id]))) one.set(k, v)
+        const many = await auth.state.keys.get(type, ids)
+        assert.deepStrictEqual(Object.keys(many), [...new Set(ids)].filter((id) => one.has(id)), type)
+        for (const id of Object.keys(many)) assert.deepStrictEqual(many[id], one.get(id), `${type} ${JSON.stringify(id).slice(0, 40)}`)
+        for (const id of ['no such id', 'toString', 'absent 1']) assert.equal(Object.hasOwn(many, id), false, id)
+      }
+    } finally {
+      await auth.close()
+    }
+  })
+
   it('round-trip exactly when read by a fresh process', async () => {
     const { code, lines, stderr } = await runToEnd('odd-keys-child.mjs', [path])
     assert.equal(code, 0, stderr)

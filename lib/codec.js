@@ -532,10 +532,9 @@ function mapEntry(r, out) {
   else out[id] = v
 }
 
-function* mapEntries(buf) {
+function* mapEntries(buf, out) {
   const r = new Reader(buf)
   const n = r.varint()
-  const out = {}
   for (let i = 0; i < n; i++) {
     mapEntry(r, out)
     yield
@@ -563,10 +562,10 @@ function* listEntries(buf, withValues) {
 }
 
 /**
- * An entries frame (`[count]` then `[id][u32 length][value]`) as `{ [id]: value }`; a large
- * one is decoded in slices and comes as a promise.
+ * An entries frame (`[count]` then `[id][u32 length][value]`) as `{ [id]: value }`, added to
+ * `out` when given; a large one is decoded in slices and comes as a promise.
  */
-const decodeMap = (buf) => drive(mapEntries(buf))
+const decodeMap = (buf, out = {}) => drive(mapEntries(buf, out))
 
 /**
  * `decodeMap`, always at once: for a frame at the start of `buf`, a buffer reused right after
