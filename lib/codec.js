@@ -240,12 +240,28 @@ const SLICE_MS = 1
 const nextTurn = () => new Promise(setImmediate)
 
 /**
- * Runs `steps` (a generator) to its end, synchronously while it stays within one slice of
- * time; a longer run continues in slices with the event loop free in between, and the
+ * When this turn of the event loop has had its slice; null while no coding ran in it. Shared
+ * by every call: the parts of a large read, or a read and a write made together, each
+ * decoded right after the other in one turn, must not get a slice each. An immediate resets
+ * it once the turn is over.
+ */
+let turnEnds = null
+const endTurn = () => (turnEnds = null)
+function sliceEnds() {
+  if (turnEnds === null) {
+    turnEnds = performance.now() + SLICE_MS
+    setImmediate(endTurn)
+  }
+  return turnEnds
+}
+
+/**
+ * Runs `steps` (a generator) to its end, synchronously while this turn's slice of time
+ * lasts; a longer run continues in slices with the event loop free in between, and the
  * result comes as a promise. `beforePause` runs once, before the first pause.
  */
 function drive(steps, beforePause) {
-  const deadline = performance.now() + SLICE_MS
+  const deadline = sliceEnds()
   let n = 0
   for (;;) {
     const r = steps.next()
@@ -260,7 +276,7 @@ function drive(steps, beforePause) {
 async function slices(steps) {
   for (;;) {
     await nextTurn()
-    const deadline = performance.now() + SLICE_MS
+    const deadline = sliceEnds()
     let n = 0
     for (;;) {
       const r = steps.next()
