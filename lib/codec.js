@@ -222,7 +222,8 @@ class Writer {
   }
 }
 
-const writer = new Writer()
+/** The writer calls encode into; a call paused in the middle of a frame takes it along. */
+let writer = new Writer()
 
 /** Encodes one value (the creds object); the result is a view, valid until the next encode. */
 function encodeValue(v) {
@@ -286,21 +287,21 @@ async function slices(steps) {
   }
 }
 
-/** Writes a set frame into `out.w`, yielding after each value. */
-function* setFrame(data, out) {
-  for (const type of Object.keys(data)) {
-    const byId = data[type]
+/** Writes a set frame into `w`, yielding after each value. */
+function* setFrame(data, w) {
+  // Entries rather than keys: a load from `data` would tie the compiled encoder to the
+  // hidden class of one call's argument, dropped (and the encoder with it) once unused.
+  for (const [type, byId] of Object.entries(data)) {
     if (byId === null || byId === undefined) continue
     if (type === '') throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'type must be a non-empty string')
     if (!isRecord(byId)) {
       throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `keys.set: data[${JSON.stringify(type)}] must be an object of ids to values`)
     }
     const ids = Object.keys(byId)
-    out.w.name(type, 'type')
-    out.w.varint(ids.length)
+    w.name(type, 'type')
+    w.varint(ids.length)
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
-      const w = out.w
       w.name(id, 'each id')
       const v = byId[id]
       if (v === null || v === undefined) {
@@ -320,7 +321,7 @@ function* setFrame(data, out) {
       yield
     }
   }
-  return out.w.view()
+  return w.view()
 }
 
 /**
@@ -333,14 +334,11 @@ function encodeSet(data) {
   if (!isRecord(data)) {
     throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'keys.set takes an object of the form { [type]: { [id]: value | null } }')
   }
-  writer.reset()
-  const out = { w: writer }
-  return drive(setFrame(data, out), () => {
-    // Other calls use the shared writer while this one pauses: continue on a copy.
-    const own = new Writer(Math.max(writer.pos * 2, 64 * 1024))
-    writer.buf.copy(own.buf, 0, 0, writer.pos)
-    own.pos = writer.pos
-    out.w = own
+  const w = writer
+  w.reset()
+  return drive(setFrame(data, w), () => {
+    // Calls made while this one pauses must not write into its frame: they get a new writer.
+    writer = new Writer()
   })
 }
 
