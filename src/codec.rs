@@ -162,31 +162,47 @@ impl Writer {
         self.buf.extend_from_slice(k.as_bytes());
     }
 
-    /// A key of a stored-form object, compacted when it is canonical base64.
-    fn stored_key(&mut self, k: &str) {
-        match compactable(k) {
-            Some(bytes) => {
-                self.varint(((bytes.len() as u64) << 1) | 1);
-                self.buf.extend_from_slice(&bytes);
-            }
-            None => {
-                self.varint((k.len() as u64) << 1);
-                self.buf.extend_from_slice(k.as_bytes());
-            }
+    /// Appends the `BASE64` form of `text` (with `head` written before the bytes) if it is
+    /// canonical base64 long enough to be worth it, decoding in place: most libsignal strings
+    /// are base64, and a buffer of their own for each would cost an allocation.
+    fn try_base64(&mut self, text: &[u8], head: impl FnOnce(&mut Self, usize)) -> bool {
+        let Some(n) = base64::decoded_len(text).filter(|_| text.len() >= MIN_BASE64) else {
+            return false;
+        };
+        let mark = self.buf.len();
+        head(self, n);
+        if base64::decode_canonical_into(text, &mut self.buf) {
+            return true;
         }
+        self.buf.truncate(mark);
+        false
     }
 
-    /// A string, compacted when it is canonical base64 (stored form).
-    fn stored_string(&mut self, s: &str) {
-        match compactable(s) {
-            Some(bytes) => {
-                self.buf.push(tag::BASE64);
-                self.varint(bytes.len() as u64);
-                self.buf.extend_from_slice(&bytes);
-            }
-            None => self.string(s),
+    /// A key of a stored-form object, compacted when it is canonical base64; `k` is checked
+    /// to be UTF-8 only when it is not (base64 is ASCII).
+    fn stored_key(&mut self, k: &[u8]) -> Result<()> {
+        if !self.try_base64(k, |w, n| w.varint(((n as u64) << 1) | 1)) {
+            let k = utf8(k)?;
+            self.varint((k.len() as u64) << 1);
+            self.buf.extend_from_slice(k.as_bytes());
         }
+        Ok(())
     }
+
+    /// A string, compacted when it is canonical base64 (stored form); checked as `stored_key`.
+    fn stored_string(&mut self, s: &[u8]) -> Result<()> {
+        if !self.try_base64(s, |w, n| {
+            w.buf.push(tag::BASE64);
+            w.varint(n as u64);
+        }) {
+            self.string(utf8(s)?);
+        }
+        Ok(())
+    }
+}
+
+fn utf8(b: &[u8]) -> Result<&str> {
+    std::str::from_utf8(b).map_err(|_| Error::corrupt("stored string is not UTF-8"))
 }
 
 /// One step of a decoded value.
@@ -302,8 +318,13 @@ impl<'a> Reader<'a> {
     }
 
     fn str(&mut self) -> Result<&'a str> {
+        utf8(self.raw_str()?)
+    }
+
+    /// The bytes of a string (or key), not yet checked to be UTF-8.
+    fn raw_str(&mut self) -> Result<&'a [u8]> {
         let n = self.len(1)?;
-        std::str::from_utf8(self.take(n)?).map_err(|_| Error::corrupt("stored string is not UTF-8"))
+        self.take(n)
     }
 
     pub fn token(&mut self) -> Result<Token<'a>> {
@@ -406,14 +427,6 @@ pub fn validate(bytes: &[u8]) -> Result<()> {
 /// Strings shorter than this stay text: compacting them saves too little.
 const MIN_BASE64: usize = 16;
 
-/// The bytes a string is stored as, if it is canonical base64 long enough to be worth it.
-fn compactable(s: &str) -> Option<Vec<u8>> {
-    if s.len() < MIN_BASE64 {
-        return None;
-    }
-    base64::decode_canonical(s)
-}
-
 /// Wire form to stored form: checks the value and compacts canonical base64 strings.
 pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
     let mut r = Reader::new(wire);
@@ -473,12 +486,15 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Resu
     if depth > MAX_DEPTH {
         return Err(Error::corrupt("stored value is nested too deep"));
     }
+    if compact && r.peek() == Some(tag::STRING) {
+        r.pos += 1;
+        return w.stored_string(r.raw_str()?);
+    }
     match r.token()? {
         Token::Undefined => w.undefined(),
         Token::Null => w.null(),
         Token::Bool(b) => w.bool(b),
         Token::Number(n) => w.number(n),
-        Token::Str(s) if compact => w.stored_string(s),
         Token::Str(s) => w.string(s),
         Token::Base64(b) if compact => {
             w.buf.push(tag::BASE64);
@@ -504,8 +520,13 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Resu
             });
             w.varint(n as u64);
             for _ in 0..n {
+                if compact && !stored {
+                    w.stored_key(r.raw_str()?)?;
+                    copy(r, w, depth + 1, compact)?;
+                    continue;
+                }
                 match (r.entry_key(stored)?, compact) {
-                    (Key::Text(k), true) => w.stored_key(k),
+                    (Key::Text(k), true) => w.stored_key(k.as_bytes())?,
                     (Key::Text(k), false) => w.key(k),
                     (Key::Base64(b), true) => {
                         w.varint(((b.len() as u64) << 1) | 1);
@@ -760,32 +781,70 @@ pub mod base64 {
         Some((u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d))
     }
 
-    /// The bytes of `s` if it is base64 that encodes back to exactly `s` (padding and unused
-    /// bits included); `None` for anything else.
-    pub fn decode_canonical(s: &str) -> Option<Vec<u8>> {
-        let s = s.as_bytes();
+    /// How many bytes `s` decodes to if it can be padded base64 (a multiple of four
+    /// symbols, at most two of them trailing `=`); whether it is, decoding tells.
+    pub fn decoded_len(s: &[u8]) -> Option<usize> {
         if s.is_empty() || !s.len().is_multiple_of(4) {
             return None;
         }
-        let (body, last) = s.split_at(s.len() - 4);
+        let pad = s.iter().rev().take(2).take_while(|&&c| c == b'=').count();
+        Some(s.len() / 4 * 3 - pad)
+    }
+
+    /// The bytes of `s` if it is base64 that encodes back to exactly `s` (padding and unused
+    /// bits included); `None` for anything else.
+    pub fn decode_canonical(s: &str) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(s.len() / 4 * 3);
-        for q in body.chunks_exact(4) {
-            let n = quad(q)?;
-            out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        decode_canonical_into(s.as_bytes(), &mut out).then_some(out)
+    }
+
+    /// Appends what `decode_canonical` returns to `out`; false, leaving `out` as it was
+    /// given, when `s` is not canonical base64.
+    pub fn decode_canonical_into(s: &[u8], out: &mut Vec<u8>) -> bool {
+        let Some(n) = decoded_len(s) else {
+            return false;
+        };
+        let start = out.len();
+        out.resize(start + s.len() / 4 * 3, 0);
+        if fill(s, &mut out[start..]) {
+            out.truncate(start + n);
+            true
+        } else {
+            out.truncate(start);
+            false
+        }
+    }
+
+    /// Decodes `s` (a non-empty multiple of four symbols) into `dst`, three bytes a group.
+    fn fill(s: &[u8], dst: &mut [u8]) -> bool {
+        let (body, last) = s.split_at(s.len() - 4);
+        let (dst_body, dst_last) = dst.split_at_mut(dst.len() - 3);
+        for (q, d) in body.chunks_exact(4).zip(dst_body.chunks_exact_mut(3)) {
+            let Some(n) = quad(q) else { return false };
+            d.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
         }
         // The last group may be padded: `x===` is never canonical, and the bits past the
         // last byte must be zero, or encoding the bytes again would give another string.
         let (n, keep) = match *last {
-            [_, _, b'=', b'='] => (quad(&[last[0], last[1], b'A', b'A'])?, 1),
-            [_, _, _, b'='] => (quad(&[last[0], last[1], last[2], b'A'])?, 2),
-            _ => (quad(last)?, 3),
+            [_, _, b'=', b'='] => match quad(&[last[0], last[1], b'A', b'A']) {
+                Some(n) => (n, 1),
+                None => return false,
+            },
+            [_, _, _, b'='] => match quad(&[last[0], last[1], last[2], b'A']) {
+                Some(n) => (n, 2),
+                None => return false,
+            },
+            _ => match quad(last) {
+                Some(n) => (n, 3),
+                None => return false,
+            },
         };
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
         if bytes[keep..].iter().any(|&b| b != 0) {
-            return None;
+            return false;
         }
-        out.extend_from_slice(&bytes[..keep]);
-        Some(out)
+        dst_last.copy_from_slice(&bytes);
+        true
     }
 }
 

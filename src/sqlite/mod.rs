@@ -337,6 +337,21 @@ impl SqliteBackend {
             // One mutation needs no savepoint: failing it fails the transaction.
             return self.apply_one(session, only).map(|()| vec![Ok(())]);
         }
+        // Mutations of a group almost never fail: one savepoint around them all, and only
+        // if one does, the group again with a savepoint each, so that it alone fails.
+        self.exec("SAVEPOINT g")?;
+        let all = batch.iter().try_for_each(|m| self.apply_one(session, m));
+        match all {
+            Ok(()) => {
+                self.exec("RELEASE g")?;
+                return Ok(vec![Ok(()); batch.len()]);
+            }
+            Err(e) if self.conn.is_autocommit() => return Err(e),
+            Err(_) => {
+                self.exec("ROLLBACK TO g")?;
+                self.exec("RELEASE g")?;
+            }
+        }
         let mut results = Vec::with_capacity(batch.len());
         for mutation in batch {
             self.exec("SAVEPOINT m")?;
