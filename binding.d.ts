@@ -33,6 +33,13 @@ export declare class NativeStore {
    */
   set(frame: Buffer): Raw
   /**
+   * A part of a large set frame, sent while the rest is encoded: parsed on the storage
+   * thread meanwhile, and written by the `set` of the frame that completes it, in the
+   * same transaction. `null` drops the parts sent (the encoding failed). Resolves once
+   * parsed; a part that fails to parse fails that `set`.
+   */
+  stage(part: Buffer | null): Raw
+  /**
    * `set`, done at once on this thread when the store is idle and the frame small: see
    * `write_now` for what it returns.
    */

@@ -203,9 +203,14 @@ function makeKeys(store, submit, proto, metrics, absent) {
       absent?.forget(data)
       let bytes = 0
       let items = 0
+      // A large set reaches the native store in parts as it is encoded (see codec.encodeSet).
+      const stage = (part) => {
+        if (part !== null) bytes += part.length
+        store.stage(part).then(noop, noop)
+      }
       const out = submit(
-        () => codec.encodeSet(data),
-        (frame) => ((bytes = frame.length), (items = keyCount(data)), write(store, local ? store.setNow : null, store.set, frame)),
+        () => codec.encodeSet(data, stage),
+        (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, local ? store.setNow : null, store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },

@@ -288,22 +288,22 @@ function sliceEnds() {
 /**
  * Runs `steps` (a generator) to its end, synchronously while this turn's slice of time
  * lasts; a longer run continues in slices with the event loop free in between, and the
- * result comes as a promise. `beforePause` runs once, before the first pause.
+ * result comes as a promise. `onPause` runs before each pause.
  */
-function drive(steps, beforePause) {
+function drive(steps, onPause) {
   const deadline = sliceEnds()
   let n = 0
   for (;;) {
     const r = steps.next()
     if (r.done) return r.value
     if ((++n & 7) === 0 && performance.now() > deadline) {
-      beforePause?.()
-      return slices(steps)
+      onPause?.()
+      return slices(steps, onPause)
     }
   }
 }
 
-async function slices(steps) {
+async function slices(steps, onPause) {
   for (;;) {
     await nextTurn()
     const deadline = sliceEnds()
@@ -311,13 +311,31 @@ async function slices(steps) {
     for (;;) {
       const r = steps.next()
       if (r.done) return r.value
-      if ((++n & 7) === 0 && performance.now() > deadline) break
+      if ((++n & 7) === 0 && performance.now() > deadline) {
+        onPause?.()
+        break
+      }
     }
   }
 }
 
-/** Writes a set frame into `w`, yielding after each value. */
-function* setFrame(data, w) {
+/**
+ * Where the writing of a set frame is: the type being written, where its header and its
+ * entries start in the writer, how many of its entries were written since, and how many
+ * are left. Enough to cut what is written into a frame of its own at any pause.
+ */
+class SetProgress {
+  constructor() {
+    this.type = ''
+    this.typeAt = 0
+    this.entriesAt = 0
+    this.written = 0
+    this.left = 0
+  }
+}
+
+/** Writes a set frame into `w`, yielding after each value; `at` follows the progress. */
+function* setFrame(data, w, at) {
   // Entries rather than keys: a load from `data` would tie the compiled encoder to the
   // hidden class of one call's argument, dropped (and the encoder with it) once unused.
   for (const [type, byId] of Object.entries(data)) {
@@ -327,18 +345,24 @@ function* setFrame(data, w) {
       throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `keys.set: data[${JSON.stringify(type)}] must be an object of ids to values`)
     }
     const ids = Object.keys(byId)
+    at.type = type
+    at.typeAt = w.pos
     w.name(type, 'type')
     w.varint(ids.length)
+    at.entriesAt = w.pos
+    at.written = 0
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
       w.name(id, 'each id')
       const v = byId[id]
+      at.written++
+      at.left = ids.length - i - 1
       if (v === null || v === undefined) {
         w.u8(0)
         continue
       }
       w.u8(1)
-      const at = w.beginLength()
+      const lengthAt = w.beginLength()
       try {
         w.depth = 0
         w.path.length = 0
@@ -347,11 +371,35 @@ function* setFrame(data, w) {
         if (err instanceof AuthStateError) err.message = `${type} ${JSON.stringify(id)}: ${err.message}`
         throw err
       }
-      w.endLength(at)
+      w.endLength(lengthAt)
       yield
     }
   }
   return w.view()
+}
+
+/** Writes a type's header (name and count) in a small writer of its own. */
+const header = new Writer(256)
+
+/**
+ * Cuts what `w` holds into a frame of its own, the current type's count cut to the entries
+ * written, and starts `w` again with the header of that type's remaining entries.
+ */
+function takePart(w, at) {
+  header.reset()
+  header.name(at.type, 'type')
+  header.varint(at.written)
+  const part = Buffer.allocUnsafe(at.typeAt + header.pos + (w.pos - at.entriesAt))
+  w.buf.copy(part, 0, 0, at.typeAt)
+  header.buf.copy(part, at.typeAt, 0, header.pos)
+  w.buf.copy(part, at.typeAt + header.pos, at.entriesAt, w.pos)
+  w.reset()
+  at.typeAt = 0
+  w.name(at.type, 'type')
+  w.varint(at.left)
+  at.entriesAt = w.pos
+  at.written = 0
+  return part
 }
 
 /**
@@ -359,16 +407,30 @@ function* setFrame(data, w) {
  * per type `[name][count]`, per id `[name][0 = delete | 1 + u32 length + value]`.
  * Returns the frame, or a promise of it when the data is large enough to be encoded in
  * slices (the values must then stay unchanged until the call resolves, as Baileys does).
+ * Then, given `stage`, what is encoded is handed to it as a frame of its own at each pause,
+ * so that the native side prepares it while the rest is encoded; the frame returned holds
+ * the rest. If the encoding fails after that, `stage(null)` drops the parts.
  */
-function encodeSet(data) {
+function encodeSet(data, stage = null) {
   if (!isRecord(data)) {
     throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'keys.set takes an object of the form { [type]: { [id]: value | null } }')
   }
   const w = writer
   w.reset()
-  return drive(setFrame(data, w), () => {
+  const at = new SetProgress()
+  let staged = false
+  const out = drive(setFrame(data, w, at), () => {
     // Calls made while this one pauses must not write into its frame: they get a new writer.
-    writer = new Writer()
+    if (writer === w) writer = new Writer()
+    if (stage !== null) {
+      stage(takePart(w, at))
+      staged = true
+    }
+  })
+  if (stage === null || !(out instanceof Promise)) return out
+  return out.catch((err) => {
+    if (staged) stage(null)
+    throw err
   })
 }
 

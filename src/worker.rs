@@ -17,7 +17,7 @@ use futures_util::FutureExt;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::backend::{Backend, Entry, Mutation};
+use crate::backend::{Backend, Entry, KeyWrite, Mutation};
 use crate::error::{Code, Error, Result};
 use crate::{server, wire};
 
@@ -45,6 +45,10 @@ pub enum Op {
     },
     /// A set frame (src/wire.rs), parsed on the storage thread.
     Set(Vec<u8>),
+    /// A part of a large set, sent while JavaScript encodes the rest so that both sides work
+    /// at once: parsed into the staged writes, which the next `Set` takes ahead of its own.
+    /// `None` drops them (the encoding failed).
+    Stage(Option<Vec<u8>>),
     /// A mutation whose values are already in stored form.
     Write(Mutation),
     Call(Call),
@@ -205,16 +209,24 @@ fn serve<T: Send + 'static>(
 ) {
     let mut open_error = Error::new(Code::Internal, "the store was not opened");
     let mut next: Option<Request<T>> = None;
+    let mut staged = Staged::default();
     loop {
         let Some(Request { op, ticket }) = next.take().or_else(|| rx.blocking_recv()) else {
             drop(lock(&slot).take()); // every handle dropped: close the backend
             return;
         };
+        let op = match op {
+            Op::Stage(part) => {
+                notify.notify(vec![staged.stage(part, ticket)]);
+                continue;
+            }
+            op => op,
+        };
         let mut backend = lock(&slot);
         let done = match op {
             op @ (Op::Set(_) | Op::Write(_)) if backend.is_some() => {
                 let be = backend.as_mut().expect("checked above");
-                let mut group = Group::gather(op, ticket, &mut rx, &mut next);
+                let mut group = Group::gather(op, ticket, &mut rx, &mut next, &mut staged);
                 let results = catch_unwind(AssertUnwindSafe(|| be.apply(group.batch())));
                 Some(group.settle(results.ok()))
             }
@@ -298,7 +310,7 @@ fn read(op: Op, be: &mut dyn Backend) -> Result<Reply> {
             with_values,
         } => entries(&kind, be.list(&kind, after.as_deref(), limit, with_values)),
         Op::Call(call) => call(be),
-        Op::Open(_) | Op::Close | Op::Set(_) | Op::Write(_) => {
+        Op::Open(_) | Op::Close | Op::Set(_) | Op::Write(_) | Op::Stage(_) => {
             unreachable!("served by the caller")
         }
     })
@@ -332,6 +344,7 @@ async fn serve_remote<T: Send + 'static>(
     // `None` only once a blocking thread failed to hand it back.
     let mut backend = Some(be);
     let mut next: Option<Request<T>> = None;
+    let mut staged = Staged::default();
     loop {
         let request = match next.take() {
             Some(r) => Some(r),
@@ -347,8 +360,9 @@ async fn serve_remote<T: Send + 'static>(
                 closed(ticket, &mut rx, &mut notify);
                 return;
             }
+            (Op::Stage(part), _) => vec![staged.stage(part, ticket)],
             (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
-                let mut group = Group::gather(op, ticket, &mut rx, &mut next);
+                let mut group = Group::gather(op, ticket, &mut rx, &mut next, &mut staged);
                 let results = AssertUnwindSafe(be.apply_async(group.batch()))
                     .catch_unwind()
                     .await;
@@ -397,6 +411,46 @@ async fn close_remote(backend: Option<Box<dyn Backend>>) {
     }
 }
 
+/// The writes of a set sent in parts (`Op::Stage`), parsed while the rest is encoded.
+#[derive(Default)]
+struct Staged {
+    writes: Vec<KeyWrite>,
+    /// The first part that failed to parse: the set it belongs to fails with it.
+    error: Option<Error>,
+}
+
+impl Staged {
+    /// Takes a part in (or drops those taken, for `None`); answers its request at once.
+    fn stage<T>(&mut self, part: Option<Vec<u8>>, ticket: T) -> Completion<T> {
+        match part {
+            None => *self = Staged::default(),
+            Some(_) if self.error.is_some() => {}
+            Some(frame) => match guarded(|| wire::parse_set(&frame)) {
+                Ok(writes) => self.writes.extend(writes),
+                Err(e) => self.error = Some(e),
+            },
+        }
+        Completion {
+            ticket,
+            result: Ok(Reply::Done),
+        }
+    }
+
+    /// The writes of the set that `frame` completes: those staged, then its own.
+    fn complete(&mut self, frame: &[u8]) -> Result<Vec<KeyWrite>> {
+        let Staged { mut writes, error } = std::mem::take(self);
+        if let Some(e) = error {
+            return Err(e);
+        }
+        let own = guarded(|| wire::parse_set(frame))?;
+        if writes.is_empty() {
+            return Ok(own);
+        }
+        writes.extend(own);
+        Ok(writes)
+    }
+}
+
 /// Writes gathered for one commit, and those refused before reaching it.
 struct Group<T> {
     batch: Vec<Mutation>,
@@ -410,7 +464,13 @@ struct Group<T> {
 impl<T> Group<T> {
     /// The write `op`, and the writes already queued behind it: stops at the first
     /// non-write (left in `next`) so that it still observes every write queued before it.
-    fn gather(op: Op, ticket: T, rx: &mut Receiver<T>, next: &mut Option<Request<T>>) -> Self {
+    fn gather(
+        op: Op,
+        ticket: T,
+        rx: &mut Receiver<T>,
+        next: &mut Option<Request<T>>,
+        staged: &mut Staged,
+    ) -> Self {
         let mut group = Group {
             batch: Vec::new(),
             tickets: Vec::new(),
@@ -418,13 +478,13 @@ impl<T> Group<T> {
             superseded: Vec::new(),
             last_creds: None,
         };
-        group.take(op, ticket);
+        group.take(op, ticket, staged);
         while group.batch.len() + group.refused.len() < MAX_GROUP {
             match rx.try_recv() {
                 Ok(Request {
                     op: op @ (Op::Set(_) | Op::Write(_)),
                     ticket,
-                }) => group.take(op, ticket),
+                }) => group.take(op, ticket, staged),
                 Ok(other) => {
                     *next = Some(other);
                     break;
@@ -435,10 +495,10 @@ impl<T> Group<T> {
         group
     }
 
-    fn take(&mut self, op: Op, ticket: T) {
+    fn take(&mut self, op: Op, ticket: T, staged: &mut Staged) {
         let parsed = match op {
             Op::Write(m) => Ok(m),
-            Op::Set(frame) => guarded(|| wire::parse_set(&frame)).map(Mutation::Keys),
+            Op::Set(frame) => staged.complete(&frame).map(Mutation::Keys),
             _ => Err(Error::new(Code::Internal, "not a write")),
         };
         match parsed {

@@ -93,6 +93,9 @@ pub struct NativeStore {
     /// On a server: no call is ever served on this thread (see `Backend::is_remote`), so
     /// the `*Now` calls give up before parsing anything.
     remote: bool,
+    /// Parts of a set were staged and its last frame is still to come: until it is, no call
+    /// may run on this thread (a write there would leave the parts behind).
+    staging: bool,
 }
 
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
@@ -129,7 +132,7 @@ impl NativeStore {
     /// is idle: a small call then costs no thread round trip. `None` otherwise.
     fn now<R>(&self, f: impl FnOnce(&mut dyn Backend) -> Option<R>) -> Option<R> {
         let worker = self.worker.as_ref()?;
-        if self.remote || !unsafe { (*self.shared).idle() } {
+        if self.remote || self.staging || !unsafe { (*self.shared).idle() } {
             return None;
         }
         worker.try_now(f).flatten()
@@ -210,6 +213,7 @@ impl NativeStore {
             shared,
             progress: Arc::default(),
             remote: false,
+            staging: false,
         })
     }
 
@@ -279,7 +283,18 @@ impl NativeStore {
     /// costs the event loop nothing.
     #[napi]
     pub fn set(&mut self, env: Env, frame: BufferSlice) -> Raw {
+        self.staging = false;
         self.submit(env, Shape::Done, Op::Set(frame.to_vec()))
+    }
+
+    /// A part of a large set frame, sent while the rest is encoded: parsed on the storage
+    /// thread meanwhile, and written by the `set` of the frame that completes it, in the
+    /// same transaction. `null` drops the parts sent (the encoding failed). Resolves once
+    /// parsed; a part that fails to parse fails that `set`.
+    #[napi(ts_args_type = "part: Buffer | null")]
+    pub fn stage(&mut self, env: Env, part: Option<BufferSlice>) -> Raw {
+        self.staging = part.is_some();
+        self.submit(env, Shape::Done, Op::Stage(part.map(|p| p.to_vec())))
     }
 
     /// `set`, done at once on this thread when the store is idle and the frame small: see

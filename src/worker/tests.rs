@@ -9,6 +9,8 @@ use crate::wire::ids_frame;
 #[derive(Default)]
 struct Recorder {
     log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The ids each key mutation applied wrote, in order.
+    written: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
     fail_id: Option<String>,
     /// Served as a server store is: by a task on the I/O runtime.
     remote: bool,
@@ -40,6 +42,12 @@ impl Backend for Recorder {
             .lock()
             .unwrap()
             .push(format!("apply {}", batch.len()));
+        for m in batch {
+            if let Mutation::Keys(w) = m {
+                let ids = w.iter().map(|w| w.id.clone()).collect();
+                self.written.lock().unwrap().push(ids);
+            }
+        }
         batch
             .iter()
             .map(|m| match m {
@@ -122,6 +130,7 @@ fn requests_complete_in_order_and_writes_are_grouped() {
             log: log.clone(),
             fail_id: Some("bad".into()),
             remote,
+            ..Recorder::default()
         });
         let (gate_tx, gate_rx) = channel::<()>();
         worker.send(gate(gate_rx), 1).ok().unwrap();
@@ -150,6 +159,55 @@ fn requests_complete_in_order_and_writes_are_grouped() {
             *log.lock().unwrap(),
             ["apply 3", "get t", "apply 1"],
             "three queued writes share one commit; the get waits for it"
+        );
+        drop(worker);
+    }
+}
+
+/// A set frame of type `t` putting one small value under each of `ids`.
+fn set_frame(ids: &[&str]) -> Vec<u8> {
+    let value = crate::codec::Value::Bytes(vec![1]).encode();
+    let mut f = vec![1, b't', ids.len() as u8];
+    for id in ids {
+        f.push(id.len() as u8);
+        f.extend_from_slice(id.as_bytes());
+        f.push(1);
+        f.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        f.extend_from_slice(&value);
+    }
+    f
+}
+
+#[test]
+fn staged_parts_are_written_by_the_set_that_completes_them() {
+    for remote in MODES {
+        let backend = recorder(remote);
+        let written = backend.written.clone();
+        let (worker, rx) = start(backend);
+        let ops = [
+            Op::Stage(Some(set_frame(&["a", "b"]))),
+            Op::Stage(Some(set_frame(&["c"]))),
+            Op::Set(set_frame(&["d"])),
+            // Dropped parts (the encoding failed) are never written.
+            Op::Stage(Some(set_frame(&["e"]))),
+            Op::Stage(None),
+            Op::Set(set_frame(&["f"])),
+            // A part that does not parse fails its set, and nothing of it is written.
+            Op::Stage(Some(vec![0xff, 0xff])),
+            Op::Stage(Some(set_frame(&["x"]))),
+            Op::Set(set_frame(&["g"])),
+            Op::Set(set_frame(&["h"])),
+        ];
+        for (i, op) in ops.into_iter().enumerate() {
+            worker.send(op, i as u32 + 1).ok().unwrap();
+        }
+        let got: Vec<_> = (0..10).map(|_| rx.recv().unwrap()).collect();
+        let failed: Vec<u32> = got.iter().filter(|g| g.1.is_err()).map(|g| g.0).collect();
+        assert_eq!(failed, [9], "remote: {remote}");
+        assert_eq!(
+            *written.lock().unwrap(),
+            [vec!["a", "b", "c", "d"], vec!["f"], vec!["h"]],
+            "remote: {remote}"
         );
         drop(worker);
     }
