@@ -1,11 +1,13 @@
 // A store left open must never crash the process on its way out, and what was queued
-// before a normal exit is written.
+// before a normal exit is written. The write-ahead log is copied back into the database off
+// the JavaScript thread.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import { useRustAuthState } from '../index.js'
@@ -75,6 +77,34 @@ describe('process exit with the store open', () => {
           w.once('error', reject)
         })
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the write-ahead log', () => {
+  it('is copied into the database by the storage thread after writes made on this thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bra-wal-'))
+    try {
+      const path = join(dir, 'auth.db')
+      // Without a lease nothing else reaches the storage thread (its renewals would run
+      // a due checkpoint too).
+      const auth = await useRustAuthState(path, { lease: false })
+      // Awaited one at a time, each write is made on this thread; 300 of about seven pages
+      // of log each pass the 1,000 that make a checkpoint due. Until one runs the database
+      // file holds little more than the schema (a commit would only checkpoint itself past
+      // 4,000 pages), so a file of megabytes shows the storage thread did it.
+      const blob = Buffer.alloc(12 * 1024, 7)
+      for (let i = 0; i < 300; i++) await auth.state.keys.set({ 'sender-key': { [`k${i}`]: { i, blob } } })
+      const deadline = Date.now() + 5_000
+      while (statSync(path).size < 1 << 20 && Date.now() < deadline) await sleep(20)
+      assert.ok(statSync(path).size >= 1 << 20, `database file of ${statSync(path).size} bytes`)
+      await auth.close()
+      const again = await useRustAuthState(path)
+      const found = await again.state.keys.get('sender-key', ['k0', 'k299'])
+      assert.deepEqual(found, { k0: { i: 0, blob }, k299: { i: 299, blob } })
+      await again.close()
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

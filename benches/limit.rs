@@ -114,10 +114,12 @@ fn open(durability: Durability, tag: &str) -> Db {
     Db { backend, _dir: dir }
 }
 
+/// A write as the storage thread makes it: the commit, then what it left due (a checkpoint).
 fn apply(backend: &mut SqliteBackend, batch: &[Mutation]) {
     for result in backend.apply(batch) {
         result.expect("write");
     }
+    backend.upkeep();
 }
 
 fn keys(writes: &[KeyWrite]) -> Mutation {

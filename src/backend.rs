@@ -147,6 +147,15 @@ pub trait Backend: Send {
         None
     }
 
+    /// Whether a write left work that can wait (SQLite: a WAL checkpoint); the storage
+    /// thread does it with `upkeep`, after the callers of the write were answered.
+    fn upkeep_due(&self) -> bool {
+        false
+    }
+
+    /// Does what `upkeep_due` reports; nothing when nothing is due.
+    fn upkeep(&mut self) {}
+
     /// Up to `limit` keys of `kind` whose id sorts after `after`, in id order; values are
     /// left empty unless `with_values`.
     fn list(

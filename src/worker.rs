@@ -51,6 +51,9 @@ pub enum Op {
     Stage(Option<Vec<u8>>),
     /// A mutation whose values are already in stored form.
     Write(Mutation),
+    /// The upkeep a write made on the JavaScript thread left due (`Backend::upkeep`).
+    /// Answers nobody.
+    Upkeep,
     Call(Call),
     Close,
 }
@@ -220,6 +223,10 @@ fn serve<T: Send + 'static>(
                 notify.notify(vec![staged.stage(part, ticket)]);
                 continue;
             }
+            Op::Upkeep => {
+                upkeep(&slot);
+                continue;
+            }
             op => op,
         };
         let mut backend = lock(&slot);
@@ -245,11 +252,20 @@ fn serve<T: Send + 'static>(
         drop(backend);
         let Some(done) = done else { return };
         notify.notify(done);
+        upkeep(&slot);
         if let (Some(runtime), Some(be)) = (handover, taken) {
             // A server store just opened: its task takes the queue from here, in order.
             runtime.spawn(serve_remote(rx, notify, be, exit));
             return;
         }
+    }
+}
+
+/// Runs what the last writes left due, once their callers were answered (a panic there
+/// leaves it undone, and the thread serving).
+fn upkeep(slot: &Slot) {
+    if let Some(be) = lock(slot).as_mut() {
+        let _ = catch_unwind(AssertUnwindSafe(|| be.upkeep()));
     }
 }
 
@@ -310,7 +326,7 @@ fn read(op: Op, be: &mut dyn Backend) -> Result<Reply> {
             with_values,
         } => entries(&kind, be.list(&kind, after.as_deref(), limit, with_values)),
         Op::Call(call) => call(be),
-        Op::Open(_) | Op::Close | Op::Set(_) | Op::Write(_) | Op::Stage(_) => {
+        Op::Open(_) | Op::Close | Op::Set(_) | Op::Write(_) | Op::Stage(_) | Op::Upkeep => {
             unreachable!("served by the caller")
         }
     })
@@ -361,6 +377,8 @@ async fn serve_remote<T: Send + 'static>(
                 return;
             }
             (Op::Stage(part), _) => vec![staged.stage(part, ticket)],
+            // A server backend never has upkeep due.
+            (Op::Upkeep, _) => continue,
             (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
                 let mut group = Group::gather(op, ticket, &mut rx, &mut next, &mut staged);
                 let results = AssertUnwindSafe(be.apply_async(group.batch()))

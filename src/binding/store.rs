@@ -160,8 +160,17 @@ impl NativeStore {
         mutation: Mutation,
     ) -> std::result::Result<crate::error::Result<()>, Mutation> {
         let batch = [mutation];
-        match self.now(|be| be.try_apply(&batch)) {
-            Some(mut results) => Ok(results.pop().unwrap_or(Ok(()))),
+        let done = self.now(|be| be.try_apply(&batch).map(|r| (r, be.upkeep_due())));
+        match done {
+            Some((mut results, upkeep)) => {
+                if upkeep {
+                    // The thread does it, with this thread free; nobody waits for it.
+                    if let Some(worker) = &self.worker {
+                        let _ = worker.send(Op::Upkeep, Ticket::none());
+                    }
+                }
+                Ok(results.pop().unwrap_or(Ok(())))
+            }
             None => {
                 let [mutation] = batch;
                 Err(mutation)

@@ -1,5 +1,6 @@
 //! The SQLite backend: one file, WAL, every call one transaction.
 
+mod checkpoint;
 mod schema;
 mod snapshot;
 
@@ -17,6 +18,7 @@ use crate::backend::{
     Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
 };
 use crate::error::{Code, Error, Result};
+use checkpoint::Checkpoint;
 
 /// What a resolved write survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,6 +54,7 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 pub struct SqliteBackend {
     conn: Connection,
+    checkpoint: Option<Checkpoint>,
     busy_timeout: Duration,
     durability: Durability,
     session: String,
@@ -133,6 +136,7 @@ impl SqliteBackend {
         conn.set_prepared_statement_cache_capacity(64);
         let mut backend = SqliteBackend {
             conn,
+            checkpoint: None,
             busy_timeout: options.busy_timeout,
             durability: options.durability,
             session: options.session.clone(),
@@ -151,6 +155,7 @@ impl SqliteBackend {
                 r => break r.map_err(|e| at(path, e))?,
             }
         }
+        backend.checkpoint = Some(Checkpoint::attach(&mut backend.conn).map_err(|e| at(path, e))?);
         Ok(backend)
     }
 
@@ -450,6 +455,16 @@ impl Backend for SqliteBackend {
             .iter()
             .any(|r| matches!(r, Err(e) if e.code == Code::Busy));
         (!busy).then_some(results)
+    }
+
+    fn upkeep_due(&self) -> bool {
+        self.checkpoint.as_ref().is_some_and(Checkpoint::due)
+    }
+
+    fn upkeep(&mut self) {
+        if let Some(c) = &self.checkpoint {
+            c.run(&self.conn);
+        }
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {

@@ -218,3 +218,47 @@ fn sessions_count(b: &mut SqliteBackend) -> i64 {
     let counts = b.counts().unwrap();
     counts.iter().find(|c| c.kind == "session").unwrap().count
 }
+
+/// Writes `n` keys of 16 KB (four pages each), one transaction each, as the JavaScript
+/// thread does; returns whether a checkpoint was left due.
+fn write_pages(db: &mut SqliteBackend, from: usize, n: usize) -> bool {
+    let value = vec![7u8; 16 * 1024];
+    for i in from..from + n {
+        let results = db.apply(&[Mutation::Keys(vec![put("session", &i.to_string(), &value)])]);
+        assert!(results.iter().all(|r| r.is_ok()));
+    }
+    db.upkeep_due()
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[test]
+fn checkpoints_wait_for_upkeep_and_bound_the_log_without_it() {
+    let dir = TempDir::new("checkpoint");
+    let path = dir.file("auth.db");
+    let mut db = open(&path, "default");
+    // 1,200 pages into the WAL: the commit that passes 1,000 marks a checkpoint as due
+    // and leaves the database file as it was.
+    assert!(!write_pages(&mut db, 0, 100));
+    assert!(write_pages(&mut db, 100, 200));
+    assert!(file_len(&path) < 1 << 20, "the commit checkpointed");
+    db.upkeep();
+    assert!(!db.upkeep_due());
+    assert!(
+        file_len(&path) > 4 << 20,
+        "upkeep copied the WAL into the database"
+    );
+    // With nobody doing the upkeep, a commit checkpoints itself once the WAL passes 4,000
+    // pages: the log stays bounded.
+    let wal = dir.file("auth.db-wal");
+    write_pages(&mut db, 300, 2000);
+    assert!(file_len(&path) > 20 << 20);
+    assert!(file_len(&wal) < 20 << 20, "WAL of {} bytes", file_len(&wal));
+    drop(db);
+    let mut db = open(&path, "default");
+    let found = db.get("session", &ids(&["0", "1299", "2299"])).unwrap();
+    assert_eq!(found.len(), 3);
+    assert!(found.iter().all(|(_, v)| v.len() >= 16 * 1024));
+}

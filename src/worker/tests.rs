@@ -14,6 +14,9 @@ struct Recorder {
     fail_id: Option<String>,
     /// Served as a server store is: by a task on the I/O runtime.
     remote: bool,
+    /// Set by each apply, as a commit that leaves a checkpoint due; counted by `upkeep`.
+    due: bool,
+    upkeeps: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Both ways a store is served: on its storage thread, and as a task on the I/O runtime.
@@ -38,6 +41,7 @@ impl Backend for Recorder {
         Ok(None)
     }
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
+        self.due = true;
         self.log
             .lock()
             .unwrap()
@@ -84,6 +88,15 @@ impl Backend for Recorder {
     }
     fn is_remote(&self) -> bool {
         self.remote
+    }
+    fn upkeep_due(&self) -> bool {
+        self.due
+    }
+    fn upkeep(&mut self) {
+        if std::mem::take(&mut self.due) {
+            self.upkeeps
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
     }
 }
 
@@ -290,4 +303,54 @@ fn superseded_creds_share_the_last_ones_fate() {
             assert_eq!(rx.recv().unwrap(), (t, Ok(Reply::Done)));
         }
     }
+}
+
+#[test]
+fn upkeep_runs_once_the_writes_are_answered_and_answers_nobody() {
+    let backend = Recorder::default();
+    let upkeeps = backend.upkeeps.clone();
+    let seen = upkeeps.clone();
+    let (tx, rx) = channel();
+    // Each completion arrives with the upkeeps done by the time it was sent.
+    let worker = Worker::spawn(move |done: Vec<Completion<u32>>| {
+        for c in done {
+            let n = seen.load(std::sync::atomic::Ordering::SeqCst);
+            tx.send((c.ticket, c.result.is_ok(), n)).unwrap();
+        }
+    })
+    .unwrap();
+    let open = Op::Open(Box::new(move || Ok(Box::new(backend) as Box<dyn Backend>)));
+    worker.send(open, 0).ok().unwrap();
+    assert_eq!(rx.recv().unwrap(), (0, true, 0));
+    worker.send(write("a"), 1).ok().unwrap();
+    assert_eq!(
+        rx.recv().unwrap(),
+        (1, true, 0),
+        "answered before the upkeep"
+    );
+    // Asked for directly (a write made on the JavaScript thread): no completion of its own.
+    worker.send(Op::Upkeep, 2).ok().unwrap();
+    worker
+        .send(Op::Call(Box::new(|_| Ok(Reply::Done))), 3)
+        .ok()
+        .unwrap();
+    assert_eq!(
+        rx.recv().unwrap(),
+        (3, true, 1),
+        "the write's upkeep ran once"
+    );
+    // A write made by a call: its upkeep too follows its answer.
+    let call_writing = Op::Call(Box::new(|be| {
+        be.apply(&[]);
+        Ok(Reply::Done)
+    }));
+    worker.send(call_writing, 4).ok().unwrap();
+    worker.send(Op::Upkeep, 5).ok().unwrap();
+    worker
+        .send(Op::Call(Box::new(|_| Ok(Reply::Done))), 6)
+        .ok()
+        .unwrap();
+    assert_eq!(rx.recv().unwrap(), (4, true, 1));
+    assert_eq!(rx.recv().unwrap(), (6, true, 2));
+    assert_eq!(upkeeps.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
