@@ -188,7 +188,9 @@ export interface RustAuthStateOptions {
    * {@link ErrorCode.ERR_SESSION_LOCKED} instead of both driving the session (which breaks
    * its Signal ratchets: "Bad MAC"). A crashed holder on this host is detected at once; one on
    * another host frees the session once its lease lapses ({@link leaseTtlMs}). `false` opts
-   * out (read-only inspection by your own code, for instance).
+   * out (read-only inspection by your own code, for instance); should the session then be
+   * deleted by another process, this store's writes reject with
+   * {@link ErrorCode.ERR_SESSION_NOT_FOUND}.
    *
    * @defaultValue `true`
    */

@@ -245,6 +245,33 @@ describe('the session lease', { timeout: 120_000 }, () => {
 })
 
 describe('sessions, export and import, reset', () => {
+  it('refuses the writes of a store whose session was deleted while it was open without a lease', async (t) => {
+    const places = [[join(dir, 'deleted.db'), {}]]
+    if (serverUp('postgres')) places.push([POSTGRES_URL, { schema: RUN_SCHEMA }])
+    if (serverUp('redis')) places.push([REDIS_URL, { prefix: RUN_PREFIX }])
+    if (places.length === 1) t.diagnostic('PostgreSQL or Redis is not running: checked on a file only')
+    for (const [where, server] of places) {
+      const sessionId = `deleted-${process.pid}`
+      const open = await useRustAuthState(where, { ...server, sessionId, lease: false })
+      await open.state.keys.set({ 'pre-key': { 1: { public: Buffer.alloc(32, 1) } } })
+      assert.equal((await deleteSession(where, sessionId, { ...server, backup: false })).deleted, true)
+      // Neither keys nor creds bring back a session without its pre-keys; one at a time (on
+      // this thread for a file) and together (through the storage thread).
+      await rejectsWith(open.state.keys.set({ 'pre-key': { 2: { public: Buffer.alloc(32, 2) } } }), ErrorCode.ERR_SESSION_NOT_FOUND)
+      open.state.creds.registrationId = 4242
+      await rejectsWith(open.saveCreds(), ErrorCode.ERR_SESSION_NOT_FOUND)
+      const both = [open.state.keys.set({ 'pre-key': { 3: { public: Buffer.alloc(32, 3) } } }), open.state.keys.set({ session: { a: { x: 1 } } })]
+      for (const p of both) await rejectsWith(p, ErrorCode.ERR_SESSION_NOT_FOUND)
+      assert.ok(!(await listSessions(where, server)).some((s) => s.sessionId === sessionId), where)
+      await open.close()
+      const again = await useRustAuthState(where, { ...server, sessionId })
+      assert.notEqual(again.state.creds.registrationId, 4242)
+      assert.deepEqual(await again.state.keys.get('pre-key', ['1', '2']), {})
+      await again.close()
+      await deleteSession(where, sessionId, { ...server, backup: false })
+    }
+  })
+
   it('lists sessions and deletes one, with a backup, refusing while it is open', async () => {
     const path = join(dir, 'many.db')
     for (const sessionId of ['zed', 'amy', 'bob']) {

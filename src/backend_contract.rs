@@ -259,6 +259,49 @@ pub fn replace_sessions_counts_and_delete(open: Open) {
     assert_eq!(a.get("t", &ids(&["1"])).unwrap().len(), 1);
 }
 
+/// A store whose session another handle deleted (no lease kept it) fails its writes with
+/// `SessionNotFound` and writes nothing: neither creds without their keys, nor keys. A new
+/// handle starts the session anew.
+pub fn a_session_deleted_elsewhere_is_not_written(open: Open) {
+    let mut a = open("s");
+    assert!(a.apply(&[Mutation::Creds(b"creds".to_vec())])[0].is_ok());
+    assert!(a.apply(&[Mutation::Keys(vec![put("pre-key", "1", b"1")])])[0].is_ok());
+    let mut b = open("s");
+    assert!(b.delete_session().unwrap());
+    for m in [
+        Mutation::Keys(vec![put("pre-key", "2", b"2")]),
+        Mutation::Creds(b"again".to_vec()),
+        Mutation::Replace {
+            creds: Some(b"again".to_vec()),
+            keys: vec![put("pre-key", "3", b"3")],
+        },
+    ] {
+        let r = a.apply(&[m]);
+        assert_eq!(
+            r[0].as_ref().unwrap_err().code,
+            Code::SessionNotFound,
+            "{r:?}"
+        );
+    }
+    // Together in one batch, as the storage thread groups them: each fails the same way.
+    let r = a.apply(&[
+        Mutation::Creds(b"again".to_vec()),
+        Mutation::Keys(vec![put("pre-key", "4", b"4")]),
+    ]);
+    assert!(r
+        .iter()
+        .all(|r| r.as_ref().is_err_and(|e| e.code == Code::SessionNotFound)));
+    assert!(b.sessions().unwrap().iter().all(|s| s.session_id != "s"));
+    assert_eq!(b.load_creds().unwrap(), None);
+    assert!(b
+        .get("pre-key", &ids(&["1", "2", "3", "4"]))
+        .unwrap()
+        .is_empty());
+    let mut c = open("s");
+    assert!(c.apply(&[Mutation::Creds(b"new".to_vec())])[0].is_ok());
+    assert_eq!(c.load_creds().unwrap().unwrap(), b"new");
+}
+
 /// Counts and sizes follow large mixed writes: many keys of a type at once, a key written
 /// twice or written then deleted in one call, types interleaved.
 pub fn counts_follow_large_mixed_writes(open: Open) {

@@ -150,6 +150,16 @@ impl Error {
     pub fn corrupt(message: impl Into<String>) -> Self {
         Error::new(Code::Corrupt, message)
     }
+
+    /// A write of a store whose session another connection deleted while it was open
+    /// (possible without a lease): it fails rather than bring back creds without their keys,
+    /// or resolve having written nothing.
+    pub fn session_deleted(session: &str) -> Self {
+        Error::new(
+            Code::SessionNotFound,
+            format!("session '{session}' was deleted while this store had it open; open it again to start it anew"),
+        )
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

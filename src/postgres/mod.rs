@@ -67,6 +67,8 @@ impl From<tokio_postgres::Error> for Error {
             "53100" => Code::DiskFull,
             "55P03" | "40001" | "40P01" => Code::Busy,
             "54000" => Code::ValueTooLarge,
+            // Every foreign key leads to the session row: another connection deleted it.
+            "23503" => Code::SessionNotFound,
             "25006" => Code::ReadOnly,
             // Missing database or role, refused login or privilege.
             "3D000" | "28000" | "28P01" | "42501" => Code::CannotOpen,
@@ -291,7 +293,7 @@ impl<'a> KeyColumns<'a> {
 }
 
 /// Every key write of a mutation in one statement, so one round trip however many keys.
-async fn write_keys(tx: &Transaction<'_>, session: i64, writes: &[KeyWrite]) -> Result<()> {
+async fn write_keys(tx: &Transaction<'_>, session: Session<'_>, writes: &[KeyWrite]) -> Result<()> {
     if writes.is_empty() {
         return Ok(());
     }
@@ -310,7 +312,7 @@ async fn write_keys(tx: &Transaction<'_>, session: i64, writes: &[KeyWrite]) -> 
     tx.execute(
         &stmt,
         &[
-            &session,
+            &session.id,
             &cols.delete_types,
             &cols.delete_ids,
             &cols.put_types,
@@ -318,11 +320,12 @@ async fn write_keys(tx: &Transaction<'_>, session: i64, writes: &[KeyWrite]) -> 
             &cols.values,
         ],
     )
-    .await?;
+    .await
+    .map_err(|e| session.unless_deleted(e.into()))?;
     Ok(())
 }
 
-async fn set_creds(tx: &Transaction<'_>, session: i64, creds: Option<&[u8]>) -> Result<()> {
+async fn set_creds(tx: &Transaction<'_>, session: Session<'_>, creds: Option<&[u8]>) -> Result<()> {
     let stmt = tx
         .prepare_cached(concat!(
             "UPDATE session SET creds = $2, updated_ms = ",
@@ -330,19 +333,39 @@ async fn set_creds(tx: &Transaction<'_>, session: i64, creds: Option<&[u8]>) -> 
             " WHERE id = $1"
         ))
         .await?;
-    tx.execute(&stmt, &[&session, &creds]).await?;
+    if tx.execute(&stmt, &[&session.id, &creds]).await? == 0 {
+        return Err(Error::session_deleted(session.name));
+    }
     Ok(())
 }
 
-async fn clear(tx: &Transaction<'_>, session: i64) -> Result<()> {
+async fn clear(tx: &Transaction<'_>, session: Session<'_>) -> Result<()> {
     let stmt = tx
         .prepare_cached("DELETE FROM key WHERE session = $1")
         .await?;
-    tx.execute(&stmt, &[&session]).await?;
+    tx.execute(&stmt, &[&session.id]).await?;
     Ok(())
 }
 
-async fn apply_one(tx: &Transaction<'_>, session: i64, mutation: &Mutation) -> Result<()> {
+/// The session a write goes to: its row id, and its name for errors.
+#[derive(Clone, Copy)]
+struct Session<'a> {
+    id: i64,
+    name: &'a str,
+}
+
+impl Session<'_> {
+    /// `Error::session_deleted` for a write whose session row is gone, else `err`.
+    fn unless_deleted(self, err: Error) -> Error {
+        if err.code == Code::SessionNotFound {
+            Error::session_deleted(self.name)
+        } else {
+            err
+        }
+    }
+}
+
+async fn apply_one(tx: &Transaction<'_>, session: Session<'_>, mutation: &Mutation) -> Result<()> {
     match mutation {
         Mutation::Keys(writes) => write_keys(tx, session, writes).await,
         Mutation::Creds(bytes) => set_creds(tx, session, Some(bytes)).await,
@@ -415,7 +438,8 @@ macro_rules! lease_ok {
     };
 }
 
-/// `write_keys` under the lease condition, in one statement; returns whether it wrote.
+/// `write_keys` under the lease condition, in one statement; returns whether the lease
+/// holds (and `true`, as `WRITE_CREDS_CHECKED` does: a deleted session fails its key).
 const WRITE_KEYS_CHECKED: &str = concat!(
     "WITH ",
     lease_ok!(),
@@ -427,19 +451,20 @@ const WRITE_KEYS_CHECKED: &str = concat!(
         SELECT $3, * FROM unnest($6::text[], $7::text[], $8::bytea[]) WHERE (SELECT ok FROM lease_ok)
         ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value
      )
-     SELECT ok FROM lease_ok"
+     SELECT ok, true FROM lease_ok"
 );
 
-/// `set_creds` under the lease condition, in one statement; returns whether it wrote.
+/// `set_creds` under the lease condition, in one statement; returns whether the lease
+/// holds, and whether the session row is still there.
 const WRITE_CREDS_CHECKED: &str = concat!(
     "WITH ",
     lease_ok!(),
     ", put AS (
         UPDATE session SET creds = $4, updated_ms = ",
     now_ms!(),
-    " WHERE id = $3 AND (SELECT ok FROM lease_ok)
+    " WHERE id = $3 AND (SELECT ok FROM lease_ok) RETURNING 1
      )
-     SELECT ok FROM lease_ok"
+     SELECT ok, EXISTS (SELECT FROM put) FROM lease_ok"
 );
 
 const HOLDER: &str =
@@ -487,6 +512,10 @@ impl PostgresBackend {
             Mutation::Creds(bytes) => (WRITE_CREDS_CHECKED, None, Some(bytes.as_slice())),
             _ => return None,
         };
+        let target = Session {
+            id: session,
+            name: &self.session,
+        };
         let run = async {
             let client = self.pool.get().await?;
             let stmt = client.prepare_cached(sql).await?;
@@ -512,11 +541,11 @@ impl PostgresBackend {
                         .await
                 }
             }
-            .map_err(|e| outcome_unknown(SERVER, &e.into()))?;
-            if row.get::<_, bool>(0) {
-                Ok(())
-            } else {
-                Err(lease_lost(&self.session))
+            .map_err(|e| target.unless_deleted(outcome_unknown(SERVER, &e.into())))?;
+            match (row.get::<_, bool>(0), row.get::<_, bool>(1)) {
+                (false, _) => Err(lease_lost(&self.session)),
+                (true, false) => Err(Error::session_deleted(&self.session)),
+                (true, true) => Ok(()),
             }
         };
         Some(run.await)
@@ -538,15 +567,19 @@ impl PostgresBackend {
             Some(id) => id,
             None => ensure_session(&tx, &self.session).await?,
         };
+        let target = Session {
+            id: session,
+            name: &self.session,
+        };
         let results = if let [only] = batch {
             // One mutation needs no savepoint: failing it fails the transaction.
-            apply_one(&tx, session, only).await?;
+            apply_one(&tx, target, only).await?;
             vec![Ok(())]
         } else {
             let mut results = Vec::with_capacity(batch.len());
             for mutation in batch {
                 let savepoint = tx.savepoint("m").await?;
-                match apply_one(&savepoint, session, mutation).await {
+                match apply_one(&savepoint, target, mutation).await {
                     Ok(()) => {
                         savepoint.commit().await?;
                         results.push(Ok(()));
@@ -581,8 +614,12 @@ impl PostgresBackend {
     ) -> Result<Option<Vec<Result<()>>>> {
         let tx = client.transaction().await?;
         let lease = check_lease(&tx, &self.session, self.lease.as_deref());
+        let target = Session {
+            id: session,
+            name: &self.session,
+        };
         let writes =
-            futures_util::future::join_all(batch.iter().map(|m| apply_one(&tx, session, m)));
+            futures_util::future::join_all(batch.iter().map(|m| apply_one(&tx, target, m)));
         let (lease, writes) = futures_util::future::join(lease, writes).await;
         lease?;
         if let Some(Err(e)) = writes.iter().find(|r| r.is_err()) {

@@ -317,6 +317,9 @@ pub struct RedisBackend {
     /// The token of the lease this store holds on the session.
     lease: Option<String>,
     wait: Option<(u32, std::time::Duration)>,
+    /// The session exists: this store read its creds or wrote to it. Writes then refuse to
+    /// create it again (see scripts::APPLY).
+    known: bool,
 }
 
 impl RedisBackend {
@@ -334,6 +337,7 @@ impl RedisBackend {
             session: options.session.clone(),
             lease: None,
             wait: options.wait,
+            known: false,
         })
     }
 
@@ -345,6 +349,7 @@ impl RedisBackend {
         let mut call = self
             .keys
             .write(&scripts().apply, &self.session, self.token());
+        call.arg(if self.known { "1" } else { "0" });
         for mutation in batch {
             push_mutation(&mut call, mutation);
         }
@@ -353,8 +358,10 @@ impl RedisBackend {
             .run(&call)
             .await
             .map_err(|e| outcome_unknown(SERVER, &e))?;
-        if applied < 0 {
-            return Err(lease_lost(&self.session));
+        match applied {
+            -1 => return Err(lease_lost(&self.session)),
+            -2 => return Err(Error::session_deleted(&self.session)),
+            _ => {}
         }
         if let Some((replicas, timeout)) = self.wait {
             let acked: u32 = self
@@ -401,7 +408,11 @@ impl Backend for RedisBackend {
             .arg(self.keys.of("meta"))
             .arg("creds")
             .to_owned();
-        Box::pin(async move { self.conn.cmd(&cmd).await })
+        Box::pin(async move {
+            let creds: Option<Vec<u8>> = self.conn.cmd(&cmd).await?;
+            self.known |= creds.is_some();
+            Ok(creds)
+        })
     }
 
     fn apply_async<'a>(&'a mut self, batch: &'a [Mutation]) -> Pending<'a, Vec<Result<()>>> {
@@ -409,6 +420,7 @@ impl Backend for RedisBackend {
         // entirely, and none can fail alone once the lease check passed.
         Box::pin(async move {
             let result = self.apply_batch(batch).await;
+            self.known |= result.is_ok();
             batch.iter().map(|_| result.clone()).collect()
         })
     }
@@ -496,6 +508,7 @@ impl Backend for RedisBackend {
             return Err(lease_lost(&self.session));
         }
         self.lease = None;
+        self.known = false;
         Ok(existed == 1)
     }
 

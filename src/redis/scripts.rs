@@ -37,30 +37,34 @@ end
     };
 }
 
-/// Applies a batch of mutations, each as ARGV from 4 on:
-/// `K n (p|d type id value)*n` keys, `C creds`, `X` clear, `R has creds K-body` replace.
+/// Applies a batch of mutations. ARGV[4] is '1' when the store knows its session exists:
+/// should the session be gone (deleted by another connection while the store was open),
+/// nothing is written and -2 returned, where a new session is created on its first write.
+/// The mutations follow, each as ARGV from 5 on: `K n (p|d type id value)*n` keys,
+/// `C creds`, `X` clear, `R has creds K-body` replace.
 /// Returns the number applied, or -1 when the lease was lost (nothing written).
 pub const APPLY: &str = concat!(
     write_prelude!(),
     r#"
 if redis.call('HEXISTS', meta, 'created_ms') == 0 then
+  if ARGV[4] == '1' then return -2 end
   redis.call('HSET', meta, 'created_ms', clock(), 'updated_ms', clock())
   redis.call('SADD', index, name)
 end
 -- The common batches first, one keys.set of puts of one type or one creds write, with no
 -- closure or table made: for a small write, making those costs the server about as much
 -- as the commands (6.2 -> 4.5 us for a put of 1.3 kB).
-if ARGV[4] == 'K' then
-  local n = tonumber(ARGV[5])
-  local ty = ARGV[7]
-  local lean = n > 0 and n <= 500 and #ARGV == 5 + 4 * n
-  for i = 6, #ARGV, 4 do
+if ARGV[5] == 'K' then
+  local n = tonumber(ARGV[6])
+  local ty = ARGV[8]
+  local lean = n > 0 and n <= 500 and #ARGV == 6 + 4 * n
+  for i = 7, #ARGV, 4 do
     if not lean then break end
     lean = ARGV[i] == 'p' and ARGV[i + 1] == ty
   end
   if lean then
     local h, scored, fresh, delta = base .. 'k:' .. ty, {}, 0, 0
-    for i = 8, #ARGV, 4 do
+    for i = 9, #ARGV, 4 do
       local id, v = ARGV[i], ARGV[i + 1]
       local old = redis.call('HSTRLEN', h, id)
       if redis.call('HSET', h, id, v) == 1 then
@@ -76,8 +80,8 @@ if ARGV[4] == 'K' then
     if delta ~= 0 then redis.call('HINCRBY', sizes, ty, delta) end
     return 1
   end
-elseif ARGV[4] == 'C' and #ARGV == 5 then
-  redis.call('HSET', meta, 'creds', ARGV[5], 'updated_ms', clock())
+elseif ARGV[5] == 'C' and #ARGV == 6 then
+  redis.call('HSET', meta, 'creds', ARGV[6], 'updated_ms', clock())
   return 1
 end
 -- Consecutive puts of one type share one ZADD of their new ids, one SADD and one HINCRBY:
@@ -136,7 +140,7 @@ local function keys(i)
   flush()
   return i
 end
-local i, applied = 4, 0
+local i, applied = 5, 0
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'K' then i = keys(i + 1)

@@ -265,22 +265,43 @@ impl SqliteBackend {
             .prepare_cached("DELETE FROM key WHERE session = ?1 AND type = ?2 AND id = ?3")?;
         for w in writes {
             match &w.value {
-                Some(v) => put.execute(params![session, w.kind, w.id, v])?,
+                Some(v) => put
+                    .execute(params![session, w.kind, w.id, v])
+                    .map_err(|e| self.unless_deleted(e))?,
                 None => delete.execute(params![session, w.kind, w.id])?,
             };
         }
         Ok(())
     }
 
+    /// Writes the creds of the session, which must still exist.
+    fn write_creds(&self, session: i64, creds: &dyn rusqlite::ToSql) -> Result<()> {
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE session SET creds = ?2, updated_ms = ?3 WHERE id = ?1")?
+            .execute(params![session, creds, now_ms()])?;
+        if changed == 0 {
+            return Err(Error::session_deleted(&self.session));
+        }
+        Ok(())
+    }
+
+    /// `Error::session_deleted` for a key row whose session row is gone, else `err`.
+    fn unless_deleted(&self, err: rusqlite::Error) -> Error {
+        match &err {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                Error::session_deleted(&self.session)
+            }
+            _ => err.into(),
+        }
+    }
+
     fn apply_one(&self, session: i64, mutation: &Mutation) -> Result<()> {
         match mutation {
             Mutation::Keys(writes) => self.write_keys(session, writes),
-            Mutation::Creds(bytes) => {
-                self.conn
-                    .prepare_cached("UPDATE session SET creds = ?2, updated_ms = ?3 WHERE id = ?1")?
-                    .execute(params![session, bytes, now_ms()])?;
-                Ok(())
-            }
+            Mutation::Creds(bytes) => self.write_creds(session, bytes),
             Mutation::Clear => {
                 self.conn
                     .prepare_cached("DELETE FROM key WHERE session = ?1")?
@@ -289,9 +310,7 @@ impl SqliteBackend {
             }
             Mutation::Replace { creds, keys } => {
                 self.apply_one(session, &Mutation::Clear)?;
-                self.conn
-                    .prepare_cached("UPDATE session SET creds = ?2, updated_ms = ?3 WHERE id = ?1")?
-                    .execute(params![session, creds, now_ms()])?;
+                self.write_creds(session, creds)?;
                 self.write_keys(session, keys)
             }
         }

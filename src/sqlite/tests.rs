@@ -61,6 +61,7 @@ crate::backend_contract!(fresh;
     one_live_lease_per_session,
     a_lapsed_lease_is_taken,
     replace_sessions_counts_and_delete,
+    a_session_deleted_elsewhere_is_not_written,
     counts_follow_large_mixed_writes,
 );
 
