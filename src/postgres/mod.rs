@@ -500,6 +500,14 @@ impl PostgresBackend {
         })
     }
 
+    /// The session of this store's writes, at row `id`.
+    fn target(&self, id: i64) -> Session<'_> {
+        Session {
+            id,
+            name: &self.session,
+        }
+    }
+
     /// One `keys.set` or creds write of a known session as one statement, so one round trip
     /// (its own implicit transaction) instead of BEGIN, lease check, write and COMMIT. The
     /// lease row is share-locked inside it, as `check_lease` does. `None`: not such a call.
@@ -512,10 +520,7 @@ impl PostgresBackend {
             Mutation::Creds(bytes) => (WRITE_CREDS_CHECKED, None, Some(bytes.as_slice())),
             _ => return None,
         };
-        let target = Session {
-            id: session,
-            name: &self.session,
-        };
+        let target = self.target(session);
         let run = async {
             let client = self.pool.get().await?;
             let stmt = client.prepare_cached(sql).await?;
@@ -567,10 +572,7 @@ impl PostgresBackend {
             Some(id) => id,
             None => ensure_session(&tx, &self.session).await?,
         };
-        let target = Session {
-            id: session,
-            name: &self.session,
-        };
+        let target = self.target(session);
         let results = if let [only] = batch {
             // One mutation needs no savepoint: failing it fails the transaction.
             apply_one(&tx, target, only).await?;
@@ -614,10 +616,7 @@ impl PostgresBackend {
     ) -> Result<Option<Vec<Result<()>>>> {
         let tx = client.transaction().await?;
         let lease = check_lease(&tx, &self.session, self.lease.as_deref());
-        let target = Session {
-            id: session,
-            name: &self.session,
-        };
+        let target = self.target(session);
         let writes =
             futures_util::future::join_all(batch.iter().map(|m| apply_one(&tx, target, m)));
         let (lease, writes) = futures_util::future::join(lease, writes).await;
