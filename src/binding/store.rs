@@ -163,11 +163,9 @@ impl NativeStore {
         let done = self.now(|be| be.try_apply(&batch).map(|r| (r, be.upkeep_due())));
         match done {
             Some((mut results, upkeep)) => {
-                if upkeep {
-                    // The thread does it, with this thread free; nobody waits for it.
-                    if let Some(worker) = &self.worker {
-                        let _ = worker.send(Op::Upkeep, Ticket::none());
-                    }
+                // The storage thread does it, with this thread free; nobody waits for it.
+                if let (true, Some(worker)) = (upkeep, &self.worker) {
+                    let _ = worker.send(Op::Upkeep, Ticket::none());
                 }
                 Ok(results.pop().unwrap_or(Ok(())))
             }

@@ -439,7 +439,7 @@ macro_rules! lease_ok {
 }
 
 /// `write_keys` under the lease condition, in one statement; returns whether the lease
-/// holds (and `true`, as `WRITE_CREDS_CHECKED` does: a deleted session fails its key).
+/// holds (a deleted session fails the statement, on its foreign key).
 const WRITE_KEYS_CHECKED: &str = concat!(
     "WITH ",
     lease_ok!(),
@@ -451,7 +451,7 @@ const WRITE_KEYS_CHECKED: &str = concat!(
         SELECT $3, * FROM unnest($6::text[], $7::text[], $8::bytea[]) WHERE (SELECT ok FROM lease_ok)
         ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value
      )
-     SELECT ok, true FROM lease_ok"
+     SELECT ok FROM lease_ok"
 );
 
 /// `set_creds` under the lease condition, in one statement; returns whether the lease
@@ -547,7 +547,9 @@ impl PostgresBackend {
                 }
             }
             .map_err(|e| target.unless_deleted(outcome_unknown(SERVER, &e.into())))?;
-            match (row.get::<_, bool>(0), row.get::<_, bool>(1)) {
+            // Only the creds statement says whether the session row is still there.
+            let present = keys.is_some() || row.get::<_, bool>(1);
+            match (row.get::<_, bool>(0), present) {
                 (false, _) => Err(lease_lost(&self.session)),
                 (true, false) => Err(Error::session_deleted(&self.session)),
                 (true, true) => Ok(()),

@@ -54,7 +54,7 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 pub struct SqliteBackend {
     conn: Connection,
-    checkpoint: Option<Checkpoint>,
+    checkpoint: Checkpoint,
     busy_timeout: Duration,
     durability: Durability,
     session: String,
@@ -127,16 +127,17 @@ fn prepare_file(path: &Path) -> Result<()> {
 impl SqliteBackend {
     pub fn open(path: &Path, options: &Options) -> Result<Self> {
         prepare_file(path).map_err(|e| at(path, e))?;
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| at(path, e))?;
         // Every statement of the store stays prepared (rusqlite keeps 16 by default).
         conn.set_prepared_statement_cache_capacity(64);
+        let checkpoint = Checkpoint::attach(&mut conn).map_err(|e| at(path, e))?;
         let mut backend = SqliteBackend {
             conn,
-            checkpoint: None,
+            checkpoint,
             busy_timeout: options.busy_timeout,
             durability: options.durability,
             session: options.session.clone(),
@@ -155,7 +156,6 @@ impl SqliteBackend {
                 r => break r.map_err(|e| at(path, e))?,
             }
         }
-        backend.checkpoint = Some(Checkpoint::attach(&mut backend.conn).map_err(|e| at(path, e))?);
         Ok(backend)
     }
 
@@ -477,13 +477,11 @@ impl Backend for SqliteBackend {
     }
 
     fn upkeep_due(&self) -> bool {
-        self.checkpoint.as_ref().is_some_and(Checkpoint::due)
+        self.checkpoint.due()
     }
 
     fn upkeep(&mut self) {
-        if let Some(c) = &self.checkpoint {
-            c.run(&self.conn);
-        }
+        self.checkpoint.run(&self.conn);
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {
