@@ -189,8 +189,9 @@ export interface RustAuthStateOptions {
    * its Signal ratchets: "Bad MAC"). A crashed holder on this host is detected at once; one on
    * another host frees the session once its lease lapses ({@link leaseTtlMs}). `false` opts
    * out (read-only inspection by your own code, for instance); should the session then be
-   * deleted by another process, this store's writes reject with
-   * {@link ErrorCode.ERR_SESSION_NOT_FOUND}.
+   * deleted by another process (and maybe made again, or restored from a backup of another
+   * making of it), this store's writes reject with {@link ErrorCode.ERR_SESSION_NOT_FOUND}
+   * and it never reads or writes another session's keys.
    *
    * @defaultValue `true`
    */

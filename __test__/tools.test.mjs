@@ -272,6 +272,51 @@ describe('sessions, export and import, reset', () => {
     }
   })
 
+  it('never lets such a store write into a session made after its own, nor into a restored other making of it', async (t) => {
+    const places = [[join(dir, 'made-again.db'), {}]]
+    if (serverUp('postgres')) places.push([POSTGRES_URL, { schema: RUN_SCHEMA }])
+    if (serverUp('redis')) places.push([REDIS_URL, { prefix: RUN_PREFIX }])
+    if (places.length === 1) t.diagnostic('PostgreSQL or Redis is not running: checked on a file only')
+    const key = (n) => ({ public: Buffer.alloc(32, n) })
+    for (const [where, server] of places) {
+      const [old, other] = [`old-${process.pid}`, `other-${process.pid}`]
+      const stale = await useRustAuthState(where, { ...server, sessionId: old, lease: false })
+      await stale.state.keys.set({ 'pre-key': { 1: key(1) } })
+      await deleteSession(where, old, { ...server, backup: false })
+      // On a file, this session once took the deleted one's row id.
+      const next = await useRustAuthState(where, { ...server, sessionId: other })
+      await next.state.keys.set({ 'pre-key': { 1: key(7) } })
+      const again = await useRustAuthState(where, { ...server, sessionId: old })
+      await again.state.keys.set({ 'pre-key': { 2: key(8) } })
+      await rejectsWith(stale.state.keys.set({ 'pre-key': { 9: key(9) } }), ErrorCode.ERR_SESSION_NOT_FOUND)
+      await rejectsWith(stale.state.keys.set({ 'pre-key': { 1: key(9) } }), ErrorCode.ERR_SESSION_NOT_FOUND)
+      assert.deepEqual(await next.state.keys.get('pre-key', ['1', '9']), { 1: key(7) })
+      assert.deepEqual(await again.state.keys.get('pre-key', ['1', '2', '9']), { 2: key(8) })
+      for (const s of [stale, next, again]) await s.close()
+      for (const id of [old, other]) await deleteSession(where, id, { ...server, backup: false })
+    }
+
+    // A restore brings another making of the session (made elsewhere, later) under a store
+    // still open on it without a lease.
+    const live = join(dir, 'restored-under.db')
+    const elsewhere = join(dir, 'made-elsewhere.db')
+    const stale = await useRustAuthState(live, { sessionId: 'r', lease: false })
+    await stale.state.keys.set({ 'pre-key': { 1: key(1) } })
+    await new Promise((r) => setTimeout(r, 5))
+    const made = await useRustAuthState(elsewhere, { sessionId: 'r' })
+    await made.state.keys.set({ 'pre-key': { 5: key(5) } })
+    await made.close()
+    const dest = join(dir, 'made-elsewhere.bak')
+    await backup(elsewhere, dest)
+    await restore(dest, live, { backup: false })
+    await rejectsWith(stale.state.keys.set({ 'pre-key': { 9: key(9) } }), ErrorCode.ERR_SESSION_NOT_FOUND)
+    assert.deepEqual(await stale.state.keys.get('pre-key', ['1', '5']), {})
+    await stale.close()
+    const reopened = await useRustAuthState(live, { sessionId: 'r' })
+    assert.deepEqual(await reopened.state.keys.get('pre-key', ['1', '5', '9']), { 5: key(5) })
+    await reopened.close()
+  })
+
   it('lists sessions and deletes one, with a backup, refusing while it is open', async () => {
     const path = join(dir, 'many.db')
     for (const sessionId of ['zed', 'amy', 'bob']) {

@@ -302,6 +302,58 @@ pub fn a_session_deleted_elsewhere_is_not_written(open: Open) {
     assert_eq!(c.load_creds().unwrap().unwrap(), b"new");
 }
 
+/// A store whose session was deleted elsewhere does not take the sessions made after it
+/// for its own, whatever row they get (SQLite gave a new session the largest row id plus
+/// one: the deleted one's) and even under the same name: its writes fail and theirs are
+/// untouched. It reads nothing of another session; of one made again under its name, it
+/// reads nothing on SQLite and PostgreSQL (which know a session by its row) and that
+/// session's keys on Redis (which reads by name).
+pub fn a_deleted_session_is_not_mistaken_for_a_later_one(open: Open) {
+    let mut a = open("old");
+    assert_eq!(
+        a.apply(&[Mutation::Keys(vec![put("pre-key", "1", b"a")])]),
+        vec![Ok(())]
+    );
+    assert_eq!(a.get("pre-key", &ids(&["1"])).unwrap().len(), 1);
+    assert!(open("old").delete_session().unwrap());
+    let mut other = open("other");
+    assert_eq!(
+        other.apply(&[Mutation::Keys(vec![put("pre-key", "1", b"other")])]),
+        vec![Ok(())]
+    );
+    assert!(a.get("pre-key", &ids(&["1"])).unwrap().is_empty());
+    let mut again = open("old");
+    assert_eq!(
+        again.apply(&[Mutation::Keys(vec![put("pre-key", "2", b"again")])]),
+        vec![Ok(())]
+    );
+    for m in [
+        Mutation::Keys(vec![put("pre-key", "3", b"stale")]),
+        Mutation::Creds(b"stale".to_vec()),
+    ] {
+        let r = a.apply(&[m]);
+        assert_eq!(
+            r[0].as_ref().unwrap_err().code,
+            Code::SessionNotFound,
+            "{r:?}"
+        );
+    }
+    let read = a.get("pre-key", &ids(&["1", "2", "3"])).unwrap();
+    assert!(
+        read.is_empty() || read == [("2".into(), b"again".to_vec())],
+        "{read:?}"
+    );
+    assert_eq!(
+        other.get("pre-key", &ids(&["1", "3"])).unwrap(),
+        vec![("1".into(), b"other".to_vec())]
+    );
+    assert_eq!(
+        again.get("pre-key", &ids(&["1", "2", "3"])).unwrap(),
+        vec![("2".into(), b"again".to_vec())]
+    );
+    assert_eq!(again.load_creds().unwrap(), None);
+}
+
 /// Counts and sizes follow large mixed writes: many keys of a type at once, a key written
 /// twice or written then deleted in one call, types interleaved.
 pub fn counts_follow_large_mixed_writes(open: Open) {

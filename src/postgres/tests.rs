@@ -74,6 +74,7 @@ crate::backend_contract!(fresh;
     a_lapsed_lease_is_taken,
     replace_sessions_counts_and_delete,
     a_session_deleted_elsewhere_is_not_written,
+    a_deleted_session_is_not_mistaken_for_a_later_one,
     counts_follow_large_mixed_writes,
     snapshot_is_refused,
 );

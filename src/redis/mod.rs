@@ -317,9 +317,44 @@ pub struct RedisBackend {
     /// The token of the lease this store holds on the session.
     lease: Option<String>,
     wait: Option<(u32, std::time::Duration)>,
-    /// The session exists: this store read its creds or wrote to it. Writes then refuse to
-    /// create it again (see scripts::APPLY).
-    known: bool,
+    /// The `born` mark of the session this store read or wrote, once it did: its writes
+    /// then go to that session only, not to one made again under its name after it was
+    /// deleted (see scripts::APPLY).
+    known: Option<String>,
+    /// The mark a session this store makes gets.
+    mark: String,
+}
+
+/// A mark no earlier making of a session under the same name has: the clock, and random
+/// bits (the standard library seeds each `RandomState` from the system's randomness).
+fn fresh_mark() -> String {
+    use std::hash::BuildHasher;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let random = std::collections::hash_map::RandomState::new().hash_one(nanos);
+    format!("{nanos:x}-{random:016x}")
+}
+
+/// What scripts::APPLY answers.
+enum Applied {
+    Done { born: String },
+    LeaseLost,
+    SessionDeleted,
+}
+
+impl ::redis::FromRedisValue for Applied {
+    fn from_redis_value(v: ::redis::Value) -> Result<Self, ::redis::ParsingError> {
+        if let ::redis::Value::Int(-1) = v {
+            return Ok(Applied::LeaseLost);
+        }
+        let (applied, born): (i64, String) = ::redis::FromRedisValue::from_redis_value(v)?;
+        Ok(if applied == -2 {
+            Applied::SessionDeleted
+        } else {
+            Applied::Done { born }
+        })
+    }
 }
 
 impl RedisBackend {
@@ -337,7 +372,8 @@ impl RedisBackend {
             session: options.session.clone(),
             lease: None,
             wait: options.wait,
-            known: false,
+            known: None,
+            mark: fresh_mark(),
         })
     }
 
@@ -345,24 +381,28 @@ impl RedisBackend {
         self.lease.as_deref().unwrap_or("")
     }
 
-    async fn apply_batch(&self, batch: &[Mutation]) -> Result<()> {
+    /// Applies the batch; `Ok` holds the mark of the session written.
+    async fn apply_batch(&self, batch: &[Mutation]) -> Result<String> {
         let mut call = self
             .keys
             .write(&scripts().apply, &self.session, self.token());
-        call.arg(if self.known { "1" } else { "0" });
+        call.arg(match &self.known {
+            Some(born) => format!("={born}"),
+            None => format!("+{}", self.mark),
+        });
         for mutation in batch {
             push_mutation(&mut call, mutation);
         }
-        let applied: i64 = self
+        let applied: Applied = self
             .conn
             .run(&call)
             .await
             .map_err(|e| outcome_unknown(SERVER, &e))?;
-        match applied {
-            -1 => return Err(lease_lost(&self.session)),
-            -2 => return Err(Error::session_deleted(&self.session)),
-            _ => {}
-        }
+        let born = match applied {
+            Applied::Done { born } => born,
+            Applied::LeaseLost => return Err(lease_lost(&self.session)),
+            Applied::SessionDeleted => return Err(Error::session_deleted(&self.session)),
+        };
         if let Some((replicas, timeout)) = self.wait {
             let acked: u32 = self
                 .conn
@@ -379,7 +419,7 @@ impl RedisBackend {
                 ));
             }
         }
-        Ok(())
+        Ok(born)
     }
 }
 
@@ -404,13 +444,16 @@ impl Backend for RedisBackend {
     }
 
     fn load_creds_async(&mut self) -> Pending<'_, Result<Option<Vec<u8>>>> {
-        let cmd = ::redis::cmd("HGET")
+        let cmd = ::redis::cmd("HMGET")
             .arg(self.keys.of("meta"))
-            .arg("creds")
+            .arg(&["creds", "created_ms", "born"])
             .to_owned();
         Box::pin(async move {
-            let creds: Option<Vec<u8>> = self.conn.cmd(&cmd).await?;
-            self.known |= creds.is_some();
+            type Meta = (Option<Vec<u8>>, Option<i64>, Option<String>);
+            let (creds, created, born): Meta = self.conn.cmd(&cmd).await?;
+            if created.is_some() {
+                self.known = Some(born.unwrap_or_default());
+            }
             Ok(creds)
         })
     }
@@ -419,8 +462,9 @@ impl Backend for RedisBackend {
         // One script for the whole batch: Redis runs it whole, so each mutation applies
         // entirely, and none can fail alone once the lease check passed.
         Box::pin(async move {
-            let result = self.apply_batch(batch).await;
-            self.known |= result.is_ok();
+            let result = self.apply_batch(batch).await.map(|born| {
+                self.known = Some(born);
+            });
             batch.iter().map(|_| result.clone()).collect()
         })
     }
@@ -508,7 +552,7 @@ impl Backend for RedisBackend {
             return Err(lease_lost(&self.session));
         }
         self.lease = None;
-        self.known = false;
+        self.known = None;
         Ok(existed == 1)
     }
 

@@ -4,7 +4,8 @@
 //! midway would leave its first writes behind.
 //!
 //! Layout of a session's keys, all under one hash tag (`base` = `{prefix}{session}:`):
-//! `meta` (hash: created_ms, updated_ms, creds), `k:{type}` (hash: id → value), `i:{type}`
+//! `meta` (hash: created_ms, updated_ms, creds, born: a mark of this making of the
+//! session), `k:{type}` (hash: id → value), `i:{type}`
 //! (sorted set of the ids, for listing in id order), `types` (set of types holding keys),
 //! `sizes` (hash: type → bytes of its values), `lease` (hash). `{prefix}sessions` is the
 //! set of session names.
@@ -37,19 +38,28 @@ end
     };
 }
 
-/// Applies a batch of mutations. ARGV[4] is '1' when the store knows its session exists:
-/// should the session be gone (deleted by another connection while the store was open),
-/// nothing is written and -2 returned, where a new session is created on its first write.
+/// Applies a batch of mutations. ARGV[4] says which session the store writes: `=born`, the
+/// one it knows, whose `meta` holds that `born` mark (empty for a session made before marks
+/// were kept); or `+born`, any, made with that mark if there is none. Should the session
+/// the store knows be gone (deleted by another connection while the store was open, maybe
+/// made again since), nothing is written and -2 returned.
 /// The mutations follow, each as ARGV from 5 on: `K n (p|d type id value)*n` keys,
 /// `C creds`, `X` clear, `R has creds K-body` replace.
-/// Returns the number applied, or -1 when the lease was lost (nothing written).
+/// Returns {number applied, the session's mark}, or -1 when the lease was lost (nothing
+/// written).
 pub const APPLY: &str = concat!(
     write_prelude!(),
     r#"
-if redis.call('HEXISTS', meta, 'created_ms') == 0 then
-  if ARGV[4] == '1' then return -2 end
-  redis.call('HSET', meta, 'created_ms', clock(), 'updated_ms', clock())
+local m = redis.call('HMGET', meta, 'created_ms', 'born')
+local known, mark = string.sub(ARGV[4], 1, 1) == '=', string.sub(ARGV[4], 2)
+local born = m[2] or ''
+if not m[1] then
+  if known then return {-2, ''} end
+  born = mark
+  redis.call('HSET', meta, 'created_ms', clock(), 'updated_ms', clock(), 'born', born)
   redis.call('SADD', index, name)
+elseif known and born ~= mark then
+  return {-2, ''}
 end
 -- The common batches first, one keys.set of puts of one type or one creds write, with no
 -- closure or table made: for a small write, making those costs the server about as much
@@ -78,11 +88,11 @@ if ARGV[5] == 'K' then
       redis.call('SADD', types, ty)
     end
     if delta ~= 0 then redis.call('HINCRBY', sizes, ty, delta) end
-    return 1
+    return {1, born}
   end
 elseif ARGV[5] == 'C' and #ARGV == 6 then
   redis.call('HSET', meta, 'creds', ARGV[6], 'updated_ms', clock())
-  return 1
+  return {1, born}
 end
 -- Consecutive puts of one type share one ZADD of their new ids, one SADD and one HINCRBY:
 -- a call per key and command costs Lua more than the commands themselves. A run holds at
@@ -150,7 +160,7 @@ while i <= #ARGV do
   end
   applied = applied + 1
 end
-return applied
+return {applied, born}
 "#
 );
 

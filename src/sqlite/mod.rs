@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, WAL, every call one transaction.
 
 mod checkpoint;
+mod row;
 mod schema;
 mod snapshot;
 
@@ -19,6 +20,7 @@ use crate::backend::{
 };
 use crate::error::{Code, Error, Result};
 use checkpoint::Checkpoint;
+use row::SessionRow;
 
 /// What a resolved write survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,8 +60,8 @@ pub struct SqliteBackend {
     busy_timeout: Duration,
     durability: Durability,
     session: String,
-    /// Row id of the session, once it exists in a committed transaction.
-    session_id: Option<i64>,
+    /// The session's row in the `session` table.
+    row: SessionRow,
     /// The token of the lease this connection holds on the session.
     lease: Option<String>,
 }
@@ -141,7 +143,7 @@ impl SqliteBackend {
             busy_timeout: options.busy_timeout,
             durability: options.durability,
             session: options.session.clone(),
-            session_id: None,
+            row: SessionRow::new(&options.session),
             lease: None,
         };
         // Two processes creating the same file race for the switch to WAL, which SQLite
@@ -207,12 +209,15 @@ impl SqliteBackend {
             Durability::Full => "FULL",
         };
         conn.pragma_update(None, "synchronous", sync)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Only an older file needs the write lock a migration takes.
+        // Only an older file needs the write lock a migration takes. Foreign keys are off
+        // meanwhile (the bundled SQLite starts with them on): a migration may rebuild a
+        // table the keys refer to, and dropping the old one must leave the keys be.
         if version < schema::VERSION {
+            self.conn.pragma_update(None, "foreign_keys", "OFF")?;
             self.migrate()?;
         }
-        self.session_id = session_id(&self.conn, &self.session)?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.row.check(&self.conn)?;
         Ok(())
     }
 
@@ -237,22 +242,6 @@ impl SqliteBackend {
     /// times per write, and parsing it each time costs more than the statement itself.
     fn exec(&self, sql: &'static str) -> rusqlite::Result<()> {
         self.conn.prepare_cached(sql)?.execute([]).map(drop)
-    }
-
-    /// The session's row id, creating the row inside the open transaction if needed. Key
-    /// writes leave the row alone: one page less to write per commit.
-    fn ensure_session(&self) -> Result<i64> {
-        if let Some(id) = self.session_id {
-            return Ok(id);
-        }
-        Ok(self
-            .conn
-            .prepare_cached(
-                "INSERT INTO session (name, created_ms, updated_ms) VALUES (?1, ?2, ?2)
-                 ON CONFLICT (name) DO UPDATE SET name = excluded.name
-                 RETURNING id",
-            )?
-            .query_row(params![self.session, now_ms()], |r| r.get(0))?)
     }
 
     fn write_keys(&self, session: i64, writes: &[KeyWrite]) -> Result<()> {
@@ -340,7 +329,7 @@ impl SqliteBackend {
     }
 
     /// Runs `f` in an immediate transaction, committed if it returns `Ok`.
-    fn in_tx<R>(&mut self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
+    fn in_tx<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
         // A transaction left open by an earlier failure must not swallow this one.
         self.rollback();
         self.exec("BEGIN IMMEDIATE")?;
@@ -400,13 +389,46 @@ impl SqliteBackend {
         r
     }
 
-    /// The session's row id; looked up again while unknown, since another connection may
-    /// have created the session since.
-    fn session(&mut self) -> Result<Option<i64>> {
-        if self.session_id.is_none() {
-            self.session_id = session_id(&self.conn, &self.session)?;
+    /// Runs `f` with the session's row id (`None` while it has none), in one read
+    /// transaction when `many` lookups are made (one lock of the file, one snapshot).
+    fn reading<R>(
+        &mut self,
+        many: bool,
+        f: impl Fn(&Connection, Option<i64>) -> Result<R>,
+    ) -> Result<R> {
+        let own = many && self.conn.is_autocommit();
+        if own {
+            self.exec("BEGIN")?;
         }
-        Ok(self.session_id)
+        let r = self.read_as_session(f);
+        if own {
+            self.rollback();
+        }
+        r
+    }
+
+    /// Reads with the row id last seen, then checks that nothing was committed since it
+    /// was seen (as of the transaction the read began): the usual case costs one C call.
+    /// Else the row is looked up and the read made again, both in one transaction.
+    fn read_as_session<R>(
+        &mut self,
+        f: impl Fn(&Connection, Option<i64>) -> Result<R>,
+    ) -> Result<R> {
+        if let Some(id) = self.row.cached() {
+            let r = f(&self.conn, Some(id))?;
+            if self.row.unchanged(&self.conn)? {
+                return Ok(r);
+            }
+        }
+        let own = self.conn.is_autocommit();
+        if own {
+            self.exec("BEGIN")?;
+        }
+        let r = self.row.check(&self.conn).and_then(|id| f(&self.conn, id));
+        if own {
+            self.rollback();
+        }
+        r
     }
 
     fn rollback(&self) {
@@ -433,27 +455,14 @@ fn read_keys(conn: &Connection, session: i64, kind: &str, ids: &[String]) -> Res
     Ok(found)
 }
 
-fn session_id(conn: &Connection, name: &str) -> Result<Option<i64>> {
-    Ok(conn
-        .prepare_cached("SELECT id FROM session WHERE name = ?1")?
-        .query_row([name], |r| r.get(0))
-        .optional()?)
-}
-
 impl Backend for SqliteBackend {
     fn get(&mut self, kind: &str, ids: &[String]) -> Result<Vec<Entry>> {
-        let Some(session) = self.session()? else {
-            return Ok(Vec::new());
-        };
         // Alone, each lookup is a read transaction of its own, taking and dropping the
         // file's shared lock (two system calls): many ids share one.
-        if ids.len() < 2 || !self.conn.is_autocommit() {
-            return read_keys(&self.conn, session, kind, ids);
-        }
-        self.exec("BEGIN")?;
-        let found = read_keys(&self.conn, session, kind, ids);
-        self.rollback();
-        found
+        self.reading(ids.len() > 1, |conn, session| match session {
+            Some(session) => read_keys(conn, session, kind, ids),
+            None => Ok(Vec::new()),
+        })
     }
 
     fn try_get(&mut self, kind: &str, ids: &[String]) -> Option<Result<Vec<Entry>>> {
@@ -496,12 +505,12 @@ impl Backend for SqliteBackend {
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
         let outcome = self.in_tx(|b| {
             b.check_lease()?;
-            let session = b.ensure_session()?;
-            Ok((session, b.apply_in_tx(session, batch)?))
+            let row = b.row.for_write(&b.conn, now_ms())?;
+            Ok((row, b.apply_in_tx(row.id, batch)?))
         });
         match outcome {
-            Ok((session, results)) => {
-                self.session_id = Some(session);
+            Ok((row, results)) => {
+                self.row.committed(&self.conn, row);
                 results
             }
             Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
@@ -515,21 +524,23 @@ impl Backend for SqliteBackend {
         limit: usize,
         with_values: bool,
     ) -> Result<Vec<Entry>> {
-        let Some(session) = self.session()? else {
-            return Ok(Vec::new());
-        };
         let value = if with_values { "value" } else { "x''" };
         let sql = format!(
             "SELECT id, {value} FROM key WHERE session = ?1 AND type = ?2 AND id {} ?3
              ORDER BY id LIMIT ?4",
             if after.is_some() { ">" } else { ">=" }
         );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![session, kind, after.unwrap_or(""), limit as i64],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.reading(false, |conn, session| {
+            let Some(session) = session else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![session, kind, after.unwrap_or(""), limit as i64],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     fn sessions(&mut self) -> Result<Vec<SessionInfo>> {
@@ -558,21 +569,23 @@ impl Backend for SqliteBackend {
     }
 
     fn counts(&mut self) -> Result<Vec<TypeCount>> {
-        let Some(session) = self.session()? else {
-            return Ok(Vec::new());
-        };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT type, count(*), sum(length(value)) FROM key WHERE session = ?1
-             GROUP BY type ORDER BY type",
-        )?;
-        let rows = stmt.query_map([session], |r| {
-            Ok(TypeCount {
-                kind: r.get(0)?,
-                count: r.get(1)?,
-                bytes: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.reading(false, |conn, session| {
+            let Some(session) = session else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = conn.prepare_cached(
+                "SELECT type, count(*), sum(length(value)) FROM key WHERE session = ?1
+                 GROUP BY type ORDER BY type",
+            )?;
+            let rows = stmt.query_map([session], |r| {
+                Ok(TypeCount {
+                    kind: r.get(0)?,
+                    count: r.get(1)?,
+                    bytes: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
     }
 
     fn delete_session(&mut self) -> Result<bool> {
@@ -587,7 +600,7 @@ impl Backend for SqliteBackend {
                 .execute([&name])?
                 > 0)
         })?;
-        self.session_id = None;
+        self.row.forget();
         self.lease = None;
         Ok(deleted)
     }

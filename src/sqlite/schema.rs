@@ -36,6 +36,21 @@ pub const MIGRATIONS: &[&str] = &[
         renewed_ms INTEGER NOT NULL,
         ttl_ms     INTEGER NOT NULL
     );",
+    // 4: session ids are never given out twice (AUTOINCREMENT): a store that still has a
+    // deleted session open must not find another session under its id (see row.rs).
+    // SQLite cannot add AUTOINCREMENT in place; the table is rebuilt, with foreign keys off
+    // (see `SqliteBackend::migrate`) so that dropping the old one leaves the keys be.
+    "CREATE TABLE session_v4 (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT    NOT NULL UNIQUE,
+        creds      BLOB,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    INSERT INTO session_v4 (id, name, creds, created_ms, updated_ms)
+        SELECT id, name, creds, created_ms, updated_ms FROM session;
+    DROP TABLE session;
+    ALTER TABLE session_v4 RENAME TO session;",
 ];
 
 /// The schema version this build writes.

@@ -62,6 +62,7 @@ crate::backend_contract!(fresh;
     a_lapsed_lease_is_taken,
     replace_sessions_counts_and_delete,
     a_session_deleted_elsewhere_is_not_written,
+    a_deleted_session_is_not_mistaken_for_a_later_one,
     counts_follow_large_mixed_writes,
 );
 
@@ -118,6 +119,99 @@ fn schema_is_created_versioned_and_migrated_forward() {
         .unwrap();
     assert_eq!(err.code, Code::NotADatabase);
     assert_eq!(std::fs::read(&foreign).unwrap(), before);
+}
+
+/// A file of schema version 3 (session ids that SQLite could give out again) is rebuilt
+/// on open with its sessions, their ids and keys, which still go with their session.
+#[test]
+fn an_older_file_keeps_its_sessions_and_no_longer_gives_an_id_out_twice() {
+    let dir = TempDir::new("v3");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.file("auth.db");
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+    for sql in &schema::MIGRATIONS[..3] {
+        conn.execute_batch(sql).unwrap();
+    }
+    conn.execute_batch(
+        "PRAGMA user_version = 3;
+         INSERT INTO session VALUES (1, 'a', x'01', 5, 6), (2, 'b', NULL, 7, 8);
+         INSERT INTO key VALUES (1, 'pre-key', '1', x'aa'), (2, 'pre-key', '1', x'bb');",
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut b = open(&path, "b");
+    assert_eq!(
+        b.get("pre-key", &ids(&["1"])).unwrap(),
+        vec![("1".into(), vec![0xbb])]
+    );
+    assert!(b.delete_session().unwrap());
+    // 'b' had the largest id: a session made after it gets another.
+    let mut c = open(&path, "c");
+    assert_eq!(
+        c.apply(&[Mutation::Keys(vec![put("pre-key", "1", b"c")])]),
+        vec![Ok(())]
+    );
+
+    let conn = Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let rows: Vec<(i64, String, i64)> = conn
+        .prepare("SELECT id, name, created_ms FROM session ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(rows[0], (1, "a".into(), 5));
+    assert_eq!((rows[1].0, rows[1].1.as_str()), (3, "c"));
+    // b's keys went with it; a's stayed, linked to a.
+    let keys: Vec<(i64, Vec<u8>)> = conn
+        .prepare("SELECT session, value FROM key ORDER BY session")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(keys, vec![(1, vec![0xaa]), (3, b"c".to_vec())]);
+    let dangling: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(dangling, 0);
+    assert_eq!(open(&path, "a").load_creds().unwrap(), Some(vec![1]));
+}
+
+/// The session's row is looked up again only once another connection has committed: a
+/// store alone pays one C call per read or write for knowing its row still holds.
+#[test]
+fn the_session_row_is_looked_up_again_only_after_another_commit() {
+    let dir = TempDir::new("row");
+    let path = dir.file("auth.db");
+    let mut a = open(&path, "a");
+    let write = |db: &mut SqliteBackend, id: &str| {
+        assert_eq!(
+            db.apply(&[Mutation::Keys(vec![put("t", id, b"v")])]),
+            vec![Ok(())]
+        );
+    };
+    write(&mut a, "1");
+    let before = a.row.lookups;
+    for id in ["2", "3"] {
+        write(&mut a, id);
+        assert_eq!(a.get("t", &ids(&[id])).unwrap().len(), 1);
+        assert_eq!(a.get("t", &ids(&["1", id])).unwrap().len(), 2);
+    }
+    assert_eq!(a.row.lookups, before);
+    write(&mut open(&path, "b"), "1");
+    assert_eq!(a.get("t", &ids(&["1"])).unwrap().len(), 1);
+    assert_eq!(a.get("t", &ids(&["1", "2"])).unwrap().len(), 2);
+    write(&mut a, "4");
+    assert_eq!(a.row.lookups, before + 1);
 }
 
 #[test]
