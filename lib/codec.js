@@ -453,9 +453,11 @@ function checkType(type) {
 /**
  * Object keys repeat across values ("private", "chainKey", ...): a small cache hands back the
  * same string for the same bytes, sparing a string allocation (and the engine a rehash) each time.
+ * Keys up to 64 bytes: libsignal keys a session's chains by 44-character base64 ids, read again
+ * with the session on every message.
  */
 const KEY_CACHE_SIZE = 4096
-const MAX_CACHED_KEY = 32
+const MAX_CACHED_KEY = 64
 const keyCacheBytes = new Array(KEY_CACHE_SIZE)
 const keyCacheStrings = new Array(KEY_CACHE_SIZE)
 
