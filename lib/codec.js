@@ -589,14 +589,37 @@ class Reader {
 Reader.kept = new Reader(Buffer.alloc(0))
 
 /**
+ * Puts back the object properties that hold `undefined`: `holes` mirrors `o` along the paths
+ * to them, `0` at each one (src/codec.rs, `Presented`). Plain assignment keeps the object's
+ * fast shape; only '__proto__' needs defining.
+ */
+function restoreUndefined(o, holes) {
+  for (const k in holes) {
+    const h = holes[k]
+    if (h !== 0) restoreUndefined(o[k], h)
+    else if (k === '__proto__') Object.defineProperty(o, k, { value: undefined, writable: true, enumerable: true, configurable: true })
+    else o[k] = undefined
+  }
+}
+
+/**
  * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
- * it exactly, so the engine's own parser builds it; else the wire form (flag 0).
+ * it exactly, so the engine's own parser builds it; JSON with the places of `undefined`
+ * properties (flag 2); else the wire form (flag 0).
  */
 function presented(r, len) {
   const start = r.pos
-  if (r.buf[start] === 1) {
-    r.pos = start + len
-    return JSON.parse(r.buf.utf8Slice(start + 1, start + len))
+  const end = start + len
+  const flag = r.buf[start]
+  if (flag === 1) {
+    r.pos = end
+    return JSON.parse(r.buf.utf8Slice(start + 1, end))
+  }
+  if (flag === 2) {
+    r.pos = end
+    const [value, holes] = JSON.parse(r.buf.utf8Slice(start + 1, end))
+    restoreUndefined(value, holes)
+    return value
   }
   r.pos = start + 1
   return r.value()
