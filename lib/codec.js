@@ -20,6 +20,8 @@ const ARRAY = 8
 const OBJECT = 9
 const STRING16 = 10
 const DATE = 11
+/** An object keyed by ids, as the native side presents it (never written here). */
+const ID_OBJECT = 14
 
 const MAX_DEPTH = 256
 const CYCLE_CHECK_DEPTH = 64
@@ -511,6 +513,22 @@ class Reader {
     return cachedKey(this.buf, start, len)
   }
 
+  /**
+   * An object keyed by ids (libsignal's chains, its sessions by base key), built as a
+   * dictionary. The engine gives an object made key by key a hidden class per new key, kept
+   * in a table it stops growing; past that, as in any process that has loaded Baileys, each
+   * such object costs microseconds (`JSON.parse` pays the same). One made without a prototype
+   * is a dictionary from the start; it gets the usual prototype once filled. Measured in the
+   * benchmark's process: 2,000 single-session gets 121 -> 71 ms, a get of 500 sessions
+   * 20.1 -> 11.0 ms.
+   */
+  idObject(n) {
+    const obj = Object.create(null)
+    // Without a prototype, '__proto__' is an own property, as JSON.parse makes it.
+    for (let i = 0; i < n; i++) obj[this.key()] = this.value()
+    return Object.setPrototypeOf(obj, Object.prototype)
+  }
+
   value() {
     const buf = this.buf
     switch (buf[this.pos++]) {
@@ -563,6 +581,8 @@ class Reader {
         }
         return obj
       }
+      case ID_OBJECT:
+        return this.idObject(this.varint())
       case STRING16: {
         const n = this.varint()
         let s = ''
@@ -589,37 +609,14 @@ class Reader {
 Reader.kept = new Reader(Buffer.alloc(0))
 
 /**
- * Puts back the object properties that hold `undefined`: `holes` mirrors `o` along the paths
- * to them, `0` at each one (src/codec.rs, `Presented`). Plain assignment keeps the object's
- * fast shape; only '__proto__' needs defining.
- */
-function restoreUndefined(o, holes) {
-  for (const k in holes) {
-    const h = holes[k]
-    if (h !== 0) restoreUndefined(o[k], h)
-    else if (k === '__proto__') Object.defineProperty(o, k, { value: undefined, writable: true, enumerable: true, configurable: true })
-    else o[k] = undefined
-  }
-}
-
-/**
  * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
- * it exactly, so the engine's own parser builds it; JSON with the places of `undefined`
- * properties (flag 2); else the wire form (flag 0).
+ * it exactly, so the engine's own parser builds it; else the wire form (flag 0).
  */
 function presented(r, len) {
   const start = r.pos
-  const end = start + len
-  const flag = r.buf[start]
-  if (flag === 1) {
-    r.pos = end
-    return JSON.parse(r.buf.utf8Slice(start + 1, end))
-  }
-  if (flag === 2) {
-    r.pos = end
-    const [value, holes] = JSON.parse(r.buf.utf8Slice(start + 1, end))
-    restoreUndefined(value, holes)
-    return value
+  if (r.buf[start] === 1) {
+    r.pos = start + len
+    return JSON.parse(r.buf.utf8Slice(start + 1, start + len))
   }
   r.pos = start + 1
   return r.value()

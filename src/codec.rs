@@ -17,6 +17,7 @@
 //! | 11  | date      | f64 milliseconds, little endian                    |
 //! | 12  | base64    | varint length, the decoded bytes of a canonical base64 string (stored form only) |
 //! | 13  | object    | as 9, but each key is `varint (length << 1 \| b)` then UTF-8 (b = 0) or the bytes of a canonical base64 key (b = 1) (stored form only) |
+//! | 14  | object    | as 9, keyed by ids: its first key was stored as base64 (presented wire form only, see `present`) |
 //!
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
@@ -27,7 +28,12 @@
 //! are only compacted when decoding and re-encoding gives the same text back, so the
 //! round trip stays exact. On the way out a stored value is rendered either as JSON text
 //! (when it holds nothing JSON cannot say exactly, so JavaScript can use `JSON.parse`) or
-//! back in the wire form.
+//! back in the wire form. libsignal's sessions go the wire way: they hold `undefined` (the
+//! key of a closed chain) and objects keyed by ids (chains, sessions by base key). An
+//! object whose first key was stored as base64 is presented with tag 14, which JavaScript
+//! builds as a dictionary: an engine gives each object made key by key a hidden class per
+//! new key, and once a process has made many (Baileys loaded, other stores run), each such
+//! object costs microseconds; `JSON.parse` pays the same.
 
 use crate::error::{Code, Error, Result};
 
@@ -46,6 +52,7 @@ pub mod tag {
     pub const DATE: u8 = 11;
     pub const BASE64: u8 = 12;
     pub const STORED_OBJECT: u8 = 13;
+    pub const ID_OBJECT: u8 = 14;
 }
 
 /// Deepest nesting accepted. Baileys' values nest about six levels.
@@ -355,7 +362,7 @@ impl<'a> Reader<'a> {
             // Each item or entry takes at least one byte: a count beyond that is corrupt,
             // which also bounds any allocation made from it.
             tag::ARRAY => Token::Array(self.len(1)?),
-            tag::OBJECT => Token::Object(self.len(2)?),
+            tag::OBJECT | tag::ID_OBJECT => Token::Object(self.len(2)?),
             tag::STORED_OBJECT => Token::StoredObject(self.len(2)?),
             t => return Err(Error::corrupt(format!("stored value has unknown tag {t}"))),
         })
@@ -441,12 +448,7 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
 pub enum Presented {
     /// JSON text that `JSON.parse` turns into exactly the stored value.
     Json(Vec<u8>),
-    /// JSON text `[value, holes]`: the value with its `undefined` object properties left
-    /// out, and where they go (libsignal leaves some keys `undefined`): `holes` mirrors the
-    /// value along the paths that lead to them, an object per level (array indices as keys)
-    /// and `0` at each such property, e.g. `{"a":0,"b":{"0":{"k":0}}}`.
-    JsonWithUndefined(Vec<u8>),
-    /// The wire form, for values JSON cannot carry exactly (bytes, -0, NaN...).
+    /// The wire form, for values JSON cannot carry exactly (bytes, `undefined`, -0, NaN...).
     Wire(Vec<u8>),
 }
 
@@ -454,24 +456,9 @@ pub enum Presented {
 pub fn present(stored: &[u8]) -> Result<Presented> {
     let mut json = Vec::with_capacity(stored.len() + stored.len() / 3 + 16);
     let mut r = Reader::new(stored);
-    let mut js = Json {
-        out: &mut json,
-        path: Vec::new(),
-        holes: Holes::default(),
-    };
-    if js.value(&mut r, 0)? {
+    if json_value(&mut r, &mut json, 0)? {
         r.finish()?;
-        let Some(holes) = js.holes.finish() else {
-            return Ok(Presented::Json(json));
-        };
-        // `[value, holes]`: the object properties that hold `undefined`.
-        let mut text = Vec::with_capacity(json.len() + holes.len() + 3);
-        text.push(b'[');
-        text.extend_from_slice(&json);
-        text.push(b',');
-        text.extend_from_slice(&holes);
-        text.push(b']');
-        return Ok(Presented::JsonWithUndefined(text));
+        return Ok(Presented::Json(json));
     }
     let mut r = Reader::new(stored);
     let mut w = Writer::with_capacity(stored.len() + stored.len() / 3);
@@ -513,13 +500,14 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Resu
         }
         t @ (Token::Object(n) | Token::StoredObject(n)) => {
             let stored = matches!(t, Token::StoredObject(_));
+            let at = w.buf.len();
             w.buf.push(if compact {
                 tag::STORED_OBJECT
             } else {
                 tag::OBJECT
             });
             w.varint(n as u64);
-            for _ in 0..n {
+            for i in 0..n {
                 if compact && !stored {
                     w.stored_key(r.raw_str()?)?;
                     copy(r, w, depth + 1, compact)?;
@@ -532,7 +520,12 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Resu
                         w.varint(((b.len() as u64) << 1) | 1);
                         w.buf.extend_from_slice(b);
                     }
-                    (Key::Base64(b), false) => w.key(&base64::encode(b)),
+                    (Key::Base64(b), false) => {
+                        if i == 0 {
+                            w.buf[at] = tag::ID_OBJECT;
+                        }
+                        w.key(&base64::encode(b))
+                    }
                 }
                 copy(r, w, depth + 1, compact)?;
             }
@@ -563,169 +556,69 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// Where a JSON rendering is: an object key (its JSON text, as a range of the output) or an
-/// array index.
-#[derive(Clone, Copy, PartialEq)]
-enum Seg {
-    Key(usize, usize),
-    Index(usize),
-}
-
-/// The `holes` of a value whose object properties hold `undefined` (see `Presented`), as
-/// the rendering finds them. Rendering runs depth first, so each level of the tree is
-/// opened once, and a property's path is written only as far as it leaves the last one's.
-#[derive(Default)]
-struct Holes {
-    text: Vec<u8>,
-    /// The path of the tree's level being written.
-    open: Vec<Seg>,
-}
-
-impl Holes {
-    /// Records that `key`, at `path` in the value rendered into `out`, holds `undefined`.
-    fn note(&mut self, out: &[u8], path: &[Seg], key: Seg) {
-        if self.text.is_empty() {
-            self.text.push(b'{');
-        }
-        let shared = self
-            .open
-            .iter()
-            .zip(path)
-            .take_while(|(a, b)| a == b)
-            .count();
-        for _ in shared..self.open.len() {
-            self.text.push(b'}');
-        }
-        self.open.truncate(shared);
-        for &seg in &path[shared..] {
-            self.member(out, seg);
-            self.text.push(b'{');
-            self.open.push(seg);
-        }
-        self.member(out, key);
-        self.text.push(b'0');
+/// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot say
+/// exactly.
+fn json_value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<bool> {
+    if depth > MAX_DEPTH {
+        return Err(Error::corrupt("stored value is nested too deep"));
     }
-
-    /// Writes `"key":`, after a comma unless it opens its level.
-    fn member(&mut self, out: &[u8], seg: Seg) {
-        if self.text.last() != Some(&b'{') {
-            self.text.push(b',');
-        }
-        match seg {
-            Seg::Key(a, b) => self.text.extend_from_slice(&out[a..b]),
-            Seg::Index(i) => {
-                use std::io::Write;
-                let _ = write!(self.text, "\"{i}\"");
+    match r.token()? {
+        Token::Null => out.extend_from_slice(b"null"),
+        Token::Bool(true) => out.extend_from_slice(b"true"),
+        Token::Bool(false) => out.extend_from_slice(b"false"),
+        Token::Number(n) => {
+            if !n.is_finite() || (n == 0.0 && n.is_sign_negative()) {
+                return Ok(false);
+            }
+            use std::io::Write;
+            if n.fract() == 0.0 && n.abs() < MAX_SAFE_INT {
+                let _ = write!(out, "{}", n as i64);
+            } else {
+                // Rust prints the shortest digits that read back as the same f64.
+                let _ = write!(out, "{n:?}");
             }
         }
-        self.text.push(b':');
-    }
-
-    /// The tree's JSON text; `None` when no property holds `undefined`.
-    fn finish(self) -> Option<Vec<u8>> {
-        let mut text = self.text;
-        if text.is_empty() {
-            return None;
+        Token::Str(s) => json_string(out, s),
+        Token::Base64(b) => {
+            out.push(b'"');
+            base64::encode_into(b, out);
+            out.push(b'"');
         }
-        text.resize(text.len() + self.open.len() + 1, b'}');
-        Some(text)
-    }
-}
-
-/// A JSON rendering in progress.
-struct Json<'o> {
-    out: &'o mut Vec<u8>,
-    path: Vec<Seg>,
-    holes: Holes,
-}
-
-impl Json<'_> {
-    /// Writes the value as JSON; `false` (output unusable) at the first thing JSON cannot
-    /// say exactly.
-    fn value(&mut self, r: &mut Reader<'_>, depth: usize) -> Result<bool> {
-        if depth > MAX_DEPTH {
-            return Err(Error::corrupt("stored value is nested too deep"));
-        }
-        let out = &mut *self.out;
-        match r.token()? {
-            Token::Null => out.extend_from_slice(b"null"),
-            Token::Bool(true) => out.extend_from_slice(b"true"),
-            Token::Bool(false) => out.extend_from_slice(b"false"),
-            Token::Number(n) => {
-                if !n.is_finite() || (n == 0.0 && n.is_sign_negative()) {
+        Token::Array(n) => {
+            out.push(b'[');
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !json_value(r, out, depth + 1)? {
                     return Ok(false);
                 }
-                use std::io::Write;
-                if n.fract() == 0.0 && n.abs() < MAX_SAFE_INT {
-                    let _ = write!(out, "{}", n as i64);
-                } else {
-                    // Rust prints the shortest digits that read back as the same f64.
-                    let _ = write!(out, "{n:?}");
-                }
             }
-            Token::Str(s) => json_string(out, s),
-            Token::Base64(b) => {
-                out.push(b'"');
-                base64::encode_into(b, out);
-                out.push(b'"');
-            }
-            Token::Array(n) => {
-                out.push(b'[');
-                for i in 0..n {
-                    if i > 0 {
-                        self.out.push(b',');
-                    }
-                    self.path.push(Seg::Index(i));
-                    let ok = self.value(r, depth + 1)?;
-                    self.path.pop();
-                    if !ok {
-                        return Ok(false);
-                    }
-                }
-                self.out.push(b']');
-            }
-            t @ (Token::Object(n) | Token::StoredObject(n)) => {
-                let stored = matches!(t, Token::StoredObject(_));
-                out.push(b'{');
-                let mut first = true;
-                for _ in 0..n {
-                    let mark = self.out.len();
-                    if !first {
-                        self.out.push(b',');
-                    }
-                    let key_at = self.out.len();
-                    match r.entry_key(stored)? {
-                        Key::Text(k) => json_string(self.out, k),
-                        Key::Base64(b) => {
-                            self.out.push(b'"');
-                            base64::encode_into(b, self.out);
-                            self.out.push(b'"');
-                        }
-                    }
-                    let key = Seg::Key(key_at, self.out.len());
-                    if r.peek() == Some(tag::UNDEFINED) {
-                        r.token()?;
-                        self.holes.note(self.out, &self.path, key);
-                        self.out.truncate(mark);
-                        continue;
-                    }
-                    first = false;
-                    self.out.push(b':');
-                    self.path.push(key);
-                    let ok = self.value(r, depth + 1)?;
-                    self.path.pop();
-                    if !ok {
-                        return Ok(false);
-                    }
-                }
-                self.out.push(b'}');
-            }
-            Token::Undefined | Token::Str16(_) | Token::Bytes(_) | Token::Date(_) => {
-                return Ok(false)
-            }
+            out.push(b']');
         }
-        Ok(true)
+        t @ (Token::Object(n) | Token::StoredObject(n)) => {
+            let stored = matches!(t, Token::StoredObject(_));
+            out.push(b'{');
+            for i in 0..n {
+                if i > 0 {
+                    out.push(b',');
+                }
+                match r.entry_key(stored)? {
+                    Key::Text(k) => json_string(out, k),
+                    // Keyed by ids (libsignal's chains and sessions): JavaScript builds those
+                    // faster from the wire form (tag 14) than JSON.parse does.
+                    Key::Base64(_) => return Ok(false),
+                }
+                out.push(b':');
+                if !json_value(r, out, depth + 1)? {
+                    return Ok(false);
+                }
+            }
+            out.push(b'}');
+        }
+        Token::Undefined | Token::Str16(_) | Token::Bytes(_) | Token::Date(_) => return Ok(false),
     }
+    Ok(true)
 }
 
 /// Standard base64 (RFC 4648, padded), as libsignal and Buffer write it.
@@ -1076,7 +969,7 @@ mod tests {
             ("version".into(), Value::String("v1".into())),
             ("rootKey".into(), Value::String(key.clone())),
             (
-                key.clone(),
+                "list".into(),
                 Value::Array(vec![Value::Number(-3.0), Value::Number(0.5)]),
             ),
             (
@@ -1098,12 +991,21 @@ mod tests {
                 assert_eq!(
                     text,
                     format!(
-                        r#"{{"version":"v1","rootKey":"{key}","{key}":[-3,0.5],"text":"quote \" slash \\ nl \u000a é"}}"#
+                        r#"{{"version":"v1","rootKey":"{key}","list":[-3,0.5],"text":"quote \" slash \\ nl \u000a é"}}"#
                     )
                 );
             }
             other => panic!("{other:?}"),
         }
+        // A key that is an id is kept as bytes, and comes back in wire form as it came.
+        let keyed = Value::Object(vec![
+            ("version".into(), Value::String("v1".into())),
+            (key.clone(), Value::Null),
+        ]);
+        let wire = keyed.encode();
+        let stored = to_stored(&wire).unwrap();
+        assert!(stored.len() < wire.len() - 10);
+        assert_eq!(present(&stored).unwrap(), Presented::Wire(wire));
         // Anything JSON cannot carry exactly comes back in wire form, base64 expanded.
         for special in [
             Value::Bytes(vec![1]),
@@ -1120,50 +1022,31 @@ mod tests {
     }
 
     #[test]
-    fn undefined_properties_travel_beside_the_json() {
+    fn a_property_holding_undefined_sends_the_value_in_wire_form() {
         let v = Value::Object(vec![
+            ("b".into(), Value::Array(vec![Value::Null])),
             ("a".into(), Value::Undefined),
-            (
-                "b".into(),
-                Value::Array(vec![Value::Object(vec![
-                    ("k\"".into(), Value::Undefined),
-                    ("x".into(), Value::Null),
-                ])]),
-            ),
         ]);
         let stored = to_stored(&v.encode()).unwrap();
-        let Presented::JsonWithUndefined(text) = present(&stored).unwrap() else {
-            panic!("expected JSON with undefined properties")
-        };
-        assert_eq!(
-            String::from_utf8(text).unwrap(),
-            r#"[{"b":[{"x":null}]},{"a":0,"b":{"0":{"k\"":0}}}]"#
-        );
+        assert_eq!(present(&stored).unwrap(), Presented::Wire(v.encode()));
     }
 
     #[test]
-    fn undefined_properties_share_the_levels_of_their_paths() {
-        let undef = |k: &str| (k.to_string(), Value::Undefined);
-        let obj = |e: Vec<(String, Value)>| Value::Object(e);
-        let v = obj(vec![
-            (
-                "a".into(),
-                obj(vec![undef("x"), ("y".into(), obj(vec![undef("p")]))]),
-            ),
-            (
-                "b".into(),
-                Value::Array(vec![obj(vec![undef("q")]), obj(vec![undef("r")])]),
-            ),
-            undef("c"),
-        ]);
+    fn objects_keyed_by_ids_are_presented_with_their_own_tag() {
+        let id = "BYK3jL+rpNuFJVSfWzPY1CiOeLT0GDTVNVw7Bm6ZJ4VA";
+        let chains = Value::Object(vec![(id.into(), Value::Number(1.0))]);
+        let v = Value::Object(vec![("_chains".into(), chains)]);
         let stored = to_stored(&v.encode()).unwrap();
-        let Presented::JsonWithUndefined(text) = present(&stored).unwrap() else {
-            panic!("expected JSON with undefined properties")
+        let Presented::Wire(bytes) = present(&stored).unwrap() else {
+            panic!("expected the wire form")
         };
-        assert_eq!(
-            String::from_utf8(text).unwrap(),
-            r#"[{"a":{"y":{}},"b":[{},{}]},{"a":{"x":0,"y":{"p":0}},"b":{"0":{"q":0},"1":{"r":0}},"c":0}]"#
-        );
+        let mut want = v.encode();
+        // The outer object keeps tag 9; the one keyed by an id starts after its key.
+        let inner = want.iter().rposition(|&b| b == tag::OBJECT).unwrap();
+        assert!(inner > 0);
+        want[inner] = tag::ID_OBJECT;
+        assert_eq!(bytes, want);
+        assert_eq!(Value::decode(&bytes).unwrap(), v);
     }
 
     #[test]

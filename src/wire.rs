@@ -5,9 +5,8 @@
 //!   `[id: name][0]` (delete) or `[id: name][1][len: u32 LE][value]` (put);
 //! - ids frame: `[count: varint][id: name]*`;
 //! - entries frame (replies): `[count: varint]` then `[id: name][len: u32 LE][value]*`, where
-//!   a value is a presented value: `[1][JSON text]`, `[2][JSON text of [value, holes]]`
-//!   (`holes`: where object properties hold `undefined`, see `codec::Presented`) or
-//!   `[0][wire-form codec value]`
+//!   a value is a presented value: `[1][JSON text]` or `[0][wire-form codec value]` (see
+//!   `codec::Presented`)
 //!   (empty when only ids were asked for).
 //!
 //! A name is a varint byte length and UTF-8. Incoming values are checked and put in stored
@@ -155,10 +154,6 @@ pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result
     match presented {
         codec::Presented::Json(text) => {
             out.push(1);
-            out.extend_from_slice(&text);
-        }
-        codec::Presented::JsonWithUndefined(text) => {
-            out.push(2);
             out.extend_from_slice(&text);
         }
         codec::Presented::Wire(bytes) => {
