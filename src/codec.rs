@@ -22,13 +22,13 @@
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
 //!
-//! Two forms exist. The *wire* form (tags 0-11) is what lib/codec.js writes and reads. The
-//! *stored* form may also use tag 12: libsignal keeps its session records as JSON full of
-//! base64 strings, and storing those as their bytes saves a quarter of their size. Strings
-//! are only compacted when decoding and re-encoding gives the same text back, so the
-//! round trip stays exact. On the way out a stored value is rendered either as JSON text
-//! (when it holds nothing JSON cannot say exactly, so JavaScript can use `JSON.parse`) or
-//! back in the wire form. libsignal's sessions go the wire way: they hold `undefined` (the
+//! Two forms exist. The *wire* form (tags 0-11; 14 too on the way out) is what lib/codec.js
+//! writes and reads. The *stored* form may also use tags 12 and 13: libsignal keeps its
+//! session records as JSON full of base64 strings, and storing those as their bytes saves a
+//! quarter of their size. Strings are only compacted when decoding and re-encoding gives the
+//! same text back, so the round trip stays exact. On the way out a stored value is rendered
+//! either as JSON text (when it holds nothing JSON cannot say exactly, so JavaScript can use
+//! `JSON.parse`) or back in the wire form. libsignal's sessions go the wire way: they hold `undefined` (the
 //! key of a closed chain) and objects keyed by ids (chains, sessions by base key). An
 //! object whose first key was stored as base64 is presented with tag 14, which JavaScript
 //! builds as a dictionary: an engine gives each object made key by key a hidden class per

@@ -389,46 +389,41 @@ impl SqliteBackend {
         r
     }
 
-    /// Runs `f` with the session's row id (`None` while it has none), in one read
-    /// transaction when `many` lookups are made (one lock of the file, one snapshot).
-    fn reading<R>(
-        &mut self,
-        many: bool,
-        f: impl Fn(&Connection, Option<i64>) -> Result<R>,
-    ) -> Result<R> {
-        let own = many && self.conn.is_autocommit();
+    /// Runs `f` in a read transaction of its own when `wanted` and none is open.
+    fn read_tx<R>(&mut self, wanted: bool, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        let own = wanted && self.conn.is_autocommit();
         if own {
             self.exec("BEGIN")?;
         }
-        let r = self.read_as_session(f);
+        let r = f(self);
         if own {
             self.rollback();
         }
         r
     }
 
-    /// Reads with the row id last seen, then checks that nothing was committed since it
+    /// Runs `f` with the session's row id (`None` while it has none), in one read
+    /// transaction when `many` lookups are made (one lock of the file, one snapshot).
+    /// It reads with the row id last seen, then checks that nothing was committed since it
     /// was seen (as of the transaction the read began): the usual case costs one C call.
     /// Else the row is looked up and the read made again, both in one transaction.
-    fn read_as_session<R>(
+    fn reading<R>(
         &mut self,
+        many: bool,
         f: impl Fn(&Connection, Option<i64>) -> Result<R>,
     ) -> Result<R> {
-        if let Some(id) = self.row.cached() {
-            let r = f(&self.conn, Some(id))?;
-            if self.row.unchanged(&self.conn)? {
-                return Ok(r);
+        self.read_tx(many, |b| {
+            if let Some(id) = b.row.cached() {
+                let r = f(&b.conn, Some(id))?;
+                if b.row.unchanged(&b.conn)? {
+                    return Ok(r);
+                }
             }
-        }
-        let own = self.conn.is_autocommit();
-        if own {
-            self.exec("BEGIN")?;
-        }
-        let r = self.row.check(&self.conn).and_then(|id| f(&self.conn, id));
-        if own {
-            self.rollback();
-        }
-        r
+            b.read_tx(true, |b| {
+                let id = b.row.check(&b.conn)?;
+                f(&b.conn, id)
+            })
+        })
     }
 
     fn rollback(&self) {

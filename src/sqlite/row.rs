@@ -109,7 +109,8 @@ impl SessionRow {
     }
 
     /// The session's row for a write, made if it has none yet, inside the caller's write
-    /// transaction (`committed` records it). Fails once the row was gone.
+    /// transaction (`committed` records it); key writes leave an existing row alone, one
+    /// page less per commit. Fails once the row was gone.
     pub fn for_write(&mut self, conn: &Connection, now_ms: i64) -> Result<Row> {
         if !self.unchanged(conn)? {
             self.check(conn)?;
