@@ -143,7 +143,7 @@ impl SqliteBackend {
             busy_timeout: options.busy_timeout,
             durability: options.durability,
             session: options.session.clone(),
-            row: SessionRow::new(&options.session),
+            row: SessionRow::default(),
             lease: None,
         };
         // Two processes creating the same file race for the switch to WAL, which SQLite
@@ -217,7 +217,7 @@ impl SqliteBackend {
             self.migrate()?;
         }
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        self.row.check(&self.conn)?;
+        self.row.check(&self.conn, &self.session)?;
         Ok(())
     }
 
@@ -254,37 +254,20 @@ impl SqliteBackend {
             .prepare_cached("DELETE FROM key WHERE session = ?1 AND type = ?2 AND id = ?3")?;
         for w in writes {
             match &w.value {
-                Some(v) => put
-                    .execute(params![session, w.kind, w.id, v])
-                    .map_err(|e| self.unless_deleted(e))?,
+                Some(v) => put.execute(params![session, w.kind, w.id, v])?,
                 None => delete.execute(params![session, w.kind, w.id])?,
             };
         }
         Ok(())
     }
 
-    /// Writes the creds of the session, which must still exist.
+    /// Writes the creds of the session (whose row `SessionRow::for_write` checked in this
+    /// transaction).
     fn write_creds(&self, session: i64, creds: &dyn rusqlite::ToSql) -> Result<()> {
-        let changed = self
-            .conn
+        self.conn
             .prepare_cached("UPDATE session SET creds = ?2, updated_ms = ?3 WHERE id = ?1")?
             .execute(params![session, creds, now_ms()])?;
-        if changed == 0 {
-            return Err(Error::session_deleted(&self.session));
-        }
         Ok(())
-    }
-
-    /// `Error::session_deleted` for a key row whose session row is gone, else `err`.
-    fn unless_deleted(&self, err: rusqlite::Error) -> Error {
-        match &err {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-            {
-                Error::session_deleted(&self.session)
-            }
-            _ => err.into(),
-        }
     }
 
     fn apply_one(&self, session: i64, mutation: &Mutation) -> Result<()> {
@@ -420,7 +403,7 @@ impl SqliteBackend {
                 }
             }
             b.read_tx(true, |b| {
-                let id = b.row.check(&b.conn)?;
+                let id = b.row.check(&b.conn, &b.session)?;
                 f(&b.conn, id)
             })
         })
@@ -500,7 +483,7 @@ impl Backend for SqliteBackend {
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
         let outcome = self.in_tx(|b| {
             b.check_lease()?;
-            let row = b.row.for_write(&b.conn, now_ms())?;
+            let row = b.row.for_write(&b.conn, &b.session, now_ms())?;
             Ok((row, b.apply_in_tx(row.id, batch)?))
         });
         match outcome {

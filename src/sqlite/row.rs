@@ -21,8 +21,8 @@ pub struct Row {
     created_ms: i64,
 }
 
+#[derive(Default)]
 pub struct SessionRow {
-    name: String,
     /// The row last seen.
     known: Option<Row>,
     /// The file's change count when `known` was last looked up or written by this store.
@@ -59,17 +59,6 @@ fn data_version(conn: &Connection) -> Result<c_uint> {
 }
 
 impl SessionRow {
-    pub fn new(name: &str) -> Self {
-        SessionRow {
-            name: name.to_owned(),
-            known: None,
-            version: None,
-            gone: false,
-            #[cfg(test)]
-            lookups: 0,
-        }
-    }
-
     /// The row id last seen, unchecked: a read made with it holds if `unchanged` says so
     /// once the read's transaction has begun.
     pub fn cached(&self) -> Option<i64> {
@@ -82,16 +71,17 @@ impl SessionRow {
         Ok(self.cached().is_some() && self.version == Some(data_version(conn)?))
     }
 
-    /// Looks the row up by name, in the caller's transaction (the lookup begins it if need
-    /// be), and returns its id; `None` while the session has no row, or since it was gone.
-    pub fn check(&mut self, conn: &Connection) -> Result<Option<i64>> {
+    /// Looks the row of session `name` up, in the caller's transaction (the lookup begins it
+    /// if need be), and returns its id; `None` while the session has no row, or since it was
+    /// gone.
+    pub fn check(&mut self, conn: &Connection, name: &str) -> Result<Option<i64>> {
         #[cfg(test)]
         {
             self.lookups += 1;
         }
         let found = conn
             .prepare_cached("SELECT id, created_ms FROM session WHERE name = ?1")?
-            .query_row([&self.name], |r| {
+            .query_row([name], |r| {
                 Ok(Row {
                     id: r.get(0)?,
                     created_ms: r.get(1)?,
@@ -111,12 +101,12 @@ impl SessionRow {
     /// The session's row for a write, made if it has none yet, inside the caller's write
     /// transaction (`committed` records it); key writes leave an existing row alone, one
     /// page less per commit. Fails once the row was gone.
-    pub fn for_write(&mut self, conn: &Connection, now_ms: i64) -> Result<Row> {
+    pub fn for_write(&mut self, conn: &Connection, name: &str, now_ms: i64) -> Result<Row> {
         if !self.unchanged(conn)? {
-            self.check(conn)?;
+            self.check(conn, name)?;
         }
         if self.gone {
-            return Err(Error::session_deleted(&self.name));
+            return Err(Error::session_deleted(name));
         }
         if let Some(row) = self.known {
             return Ok(row);
@@ -127,7 +117,7 @@ impl SessionRow {
                  ON CONFLICT (name) DO UPDATE SET name = excluded.name
                  RETURNING id, created_ms",
             )?
-            .query_row(params![self.name, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .query_row(params![name, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(Row { id, created_ms })
     }
 
