@@ -292,6 +292,7 @@ describe('sessions, export and import, reset', () => {
       await rejectsWith(stale.state.keys.set({ 'pre-key': { 1: key(9) } }), ErrorCode.ERR_SESSION_NOT_FOUND)
       assert.deepEqual(await next.state.keys.get('pre-key', ['1', '9']), { 1: key(7) })
       assert.deepEqual(await again.state.keys.get('pre-key', ['1', '2', '9']), { 2: key(8) })
+      assert.deepEqual(await stale.state.keys.get('pre-key', ['1', '2', '9']), {}, where)
       for (const s of [stale, next, again]) await s.close()
       for (const id of [old, other]) await deleteSession(where, id, { ...server, backup: false })
     }

@@ -103,6 +103,15 @@ impl Connection {
         }
     }
 
+    /// Runs the commands of `pipe` (a `MULTI`/`EXEC` block when it is atomic).
+    async fn pipe<T: ::redis::FromRedisValue>(&self, pipe: &::redis::Pipeline) -> Result<T> {
+        let mut conn = self.get().await?;
+        match pipe.query_async(&mut conn).await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.failed(e).await),
+        }
+    }
+
     async fn failed(&self, err: RedisError) -> Error {
         let err = Error::from(err);
         if err.code == Code::Unavailable {
@@ -431,10 +440,30 @@ impl Backend for RedisBackend {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let values: Vec<Option<Vec<u8>>> = self
-                .conn
-                .cmd(::redis::cmd("HMGET").arg(self.keys.values(kind)).arg(ids))
-                .await?;
+            let read = ::redis::cmd("HMGET")
+                .arg(self.keys.values(kind))
+                .arg(ids)
+                .to_owned();
+            let values: Vec<Option<Vec<u8>>> = match &self.known {
+                None => self.conn.cmd(&read).await?,
+                // Read with the session's mark, in one MULTI/EXEC: a store whose session
+                // was deleted (maybe made again under its name) finds nothing, as it would
+                // in a file or in PostgreSQL, instead of the keys of the new session.
+                Some(known) => {
+                    let mut pipe = ::redis::pipe();
+                    pipe.atomic()
+                        .cmd("HMGET")
+                        .arg(self.keys.of("meta"))
+                        .arg(&["created_ms", "born"])
+                        .add_command(read);
+                    type Marked = ((Option<i64>, Option<String>), Vec<Option<Vec<u8>>>);
+                    let ((created, born), values): Marked = self.conn.pipe(&pipe).await?;
+                    if created.is_none() || born.as_deref().unwrap_or("") != known {
+                        return Ok(Vec::new());
+                    }
+                    values
+                }
+            };
             Ok(ids
                 .iter()
                 .zip(values)
