@@ -208,7 +208,7 @@ export const WORKLOADS = [
     // Last: Baileys' transaction layer runs an AsyncLocalStorage, which stays switched on
     // for the rest of the process and would slow every later "plain" workload.
     name: 'W8 Signal conversation',
-    rounds: 3,
+    rounds: 5,
     async run(store, ctx) {
       const dirs = [ctx.freshDir(), ctx.freshDir()]
       const auths = await Promise.all(dirs.map((d) => store.open(d)))

@@ -89,24 +89,22 @@ impl Connection {
     /// Runs a script; a broken connection is dropped so that the next call reconnects.
     async fn run<T: ::redis::FromRedisValue>(&self, call: &ScriptInvocation<'_>) -> Result<T> {
         let mut conn = self.get().await?;
-        match call.invoke_async(&mut conn).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.failed(e).await),
-        }
+        self.checked(call.invoke_async(&mut conn).await).await
     }
 
     async fn cmd<T: ::redis::FromRedisValue>(&self, cmd: &::redis::Cmd) -> Result<T> {
         let mut conn = self.get().await?;
-        match cmd.query_async(&mut conn).await {
-            Ok(v) => Ok(v),
-            Err(e) => Err(self.failed(e).await),
-        }
+        self.checked(cmd.query_async(&mut conn).await).await
     }
 
     /// Runs the commands of `pipe` (a `MULTI`/`EXEC` block when it is atomic).
     async fn pipe<T: ::redis::FromRedisValue>(&self, pipe: &::redis::Pipeline) -> Result<T> {
         let mut conn = self.get().await?;
-        match pipe.query_async(&mut conn).await {
+        self.checked(pipe.query_async(&mut conn).await).await
+    }
+
+    async fn checked<T>(&self, result: ::redis::RedisResult<T>) -> Result<T> {
+        match result {
             Ok(v) => Ok(v),
             Err(e) => Err(self.failed(e).await),
         }
