@@ -1,6 +1,6 @@
 // Randomized round trips of the value codec through the real store: JavaScript encoder,
-// native stored form (base64 compaction), native presentation (JSON or wire), JavaScript
-// decoder. A fixed seed always runs; a random one is logged so a failure can be replayed
+// native stored form (base64 compaction), native presentation (JSON or the stored form),
+// JavaScript decoder. A fixed seed always runs; a random one is logged so a failure can be replayed
 // with CODEC_SEED=<seed>.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'

@@ -20,8 +20,10 @@ const ARRAY = 8
 const OBJECT = 9
 const STRING16 = 10
 const DATE = 11
-/** An object keyed by ids, as the native side presents it (never written here). */
-const ID_OBJECT = 14
+/** Stored form only, read here but never written: a canonical base64 string as its bytes. */
+const BASE64 = 12
+/** Stored form only: an object whose keys say whether they are text or base64 bytes. */
+const STORED_OBJECT = 13
 
 const MAX_DEPTH = 256
 const CYCLE_CHECK_DEPTH = 64
@@ -455,25 +457,30 @@ function checkType(type) {
 /**
  * Object keys repeat across values ("private", "chainKey", ...): a small cache hands back the
  * same string for the same bytes, sparing a string allocation (and the engine a rehash) each time.
- * Keys up to 64 bytes: libsignal keys a session's chains by 44-character base64 ids, read again
- * with the session on every message.
+ * Keys up to 64 bytes: libsignal keys a session's chains by base64 ids (33 bytes stored), read
+ * again with the session on every message. `base64`: 1 for a key stored as the bytes of its
+ * base64 text, else 0 (UTF-8).
  */
 const KEY_CACHE_SIZE = 4096
 const MAX_CACHED_KEY = 64
 const keyCacheBytes = new Array(KEY_CACHE_SIZE)
 const keyCacheStrings = new Array(KEY_CACHE_SIZE)
+const keyCacheBase64 = new Uint8Array(KEY_CACHE_SIZE)
 
-function cachedKey(buf, start, len) {
-  const slot = (len * 31 + buf[start] * 7 + buf[start + len - 1] * 13 + buf[start + (len >> 1)]) & (KEY_CACHE_SIZE - 1)
+const keyText = (buf, start, end, base64) => (base64 ? buf.base64Slice(start, end) : buf.utf8Slice(start, end))
+
+function cachedKey(buf, start, len, base64) {
+  const slot = (len * 31 + buf[start] * 7 + buf[start + len - 1] * 13 + buf[start + (len >> 1)] + base64) & (KEY_CACHE_SIZE - 1)
   const known = keyCacheBytes[slot]
-  if (known !== undefined && known.length === len) {
+  if (known !== undefined && known.length === len && keyCacheBase64[slot] === base64) {
     let i = 0
     while (i < len && known[i] === buf[start + i]) i++
     if (i === len) return keyCacheStrings[slot]
   }
-  const s = buf.utf8Slice(start, start + len)
+  const s = keyText(buf, start, start + len, base64)
   keyCacheBytes[slot] = Uint8Array.prototype.slice.call(buf, start, start + len)
   keyCacheStrings[slot] = s
+  keyCacheBase64[slot] = base64
   return s
 }
 
@@ -505,27 +512,55 @@ class Reader {
     return this.buf.utf8Slice(start, this.pos)
   }
 
-  key() {
-    const len = this.varint()
+  /** A key of `len` bytes at `pos`, UTF-8 or (`base64` = 1) the bytes of base64 text. */
+  keyOf(len, base64) {
     const start = this.pos
     this.pos += len
-    if (len === 0 || len > MAX_CACHED_KEY) return this.buf.utf8Slice(start, this.pos)
-    return cachedKey(this.buf, start, len)
+    if (len === 0 || len > MAX_CACHED_KEY) return keyText(this.buf, start, this.pos, base64)
+    return cachedKey(this.buf, start, len, base64)
+  }
+
+  /** Sets `obj[k]` to the next value; `__proto__` as an own property, as JSON.parse makes it. */
+  entry(obj, k) {
+    if (k === '__proto__') {
+      // Assignment would set the prototype instead.
+      Object.defineProperty(obj, k, { value: this.value(), writable: true, enumerable: true, configurable: true })
+    } else {
+      obj[k] = this.value()
+    }
   }
 
   /**
-   * An object keyed by ids (libsignal's chains, its sessions by base key), built as a
-   * dictionary. The engine gives an object made key by key a hidden class per new key, kept
-   * in a table it stops growing; past that, as in any process that has loaded Baileys, each
-   * such object costs microseconds (`JSON.parse` pays the same). One made without a prototype
-   * is a dictionary from the start; it gets the usual prototype once filled. Measured in the
-   * benchmark's process: 2,000 single-session gets 121 -> 71 ms, a get of 500 sessions
-   * 20.1 -> 11.0 ms.
+   * A stored-form object. One whose first key is an id (base64: libsignal's chains, its
+   * sessions by base key) is built as a dictionary. The engine gives an object made key by
+   * key a hidden class per new key, kept in a table it stops growing; past that, as in any
+   * process that has loaded Baileys, each such object costs microseconds (`JSON.parse` pays
+   * the same). One made without a prototype is a dictionary from the start; it gets the
+   * usual prototype once filled. Measured in the benchmark's process: 2,000 single-session
+   * gets 121 -> 71 ms, a get of 500 sessions 20.1 -> 11.0 ms.
    */
-  idObject(n) {
-    const obj = Object.create(null)
+  storedObject(n) {
+    if (n === 0) return {}
+    // A stored-form key starts with its length times two, plus one if it is base64.
+    const head = this.varint()
+    const base64 = head & 1
+    const first = this.keyOf((head - base64) / 2, base64)
+    if (base64 === 0) {
+      const obj = {}
+      this.entry(obj, first)
+      for (let i = 1; i < n; i++) {
+        const h = this.varint()
+        this.entry(obj, this.keyOf((h - (h & 1)) / 2, h & 1))
+      }
+      return obj
+    }
     // Without a prototype, '__proto__' is an own property, as JSON.parse makes it.
-    for (let i = 0; i < n; i++) obj[this.key()] = this.value()
+    const obj = Object.create(null)
+    obj[first] = this.value()
+    for (let i = 1; i < n; i++) {
+      const h = this.varint()
+      obj[this.keyOf((h - (h & 1)) / 2, h & 1)] = this.value()
+    }
     return Object.setPrototypeOf(obj, Object.prototype)
   }
 
@@ -570,19 +605,17 @@ class Reader {
       case OBJECT: {
         const n = this.varint()
         const obj = {}
-        for (let i = 0; i < n; i++) {
-          const k = this.key()
-          if (k === '__proto__') {
-            // An own property, as JSON.parse makes it; assignment would set the prototype.
-            Object.defineProperty(obj, k, { value: this.value(), writable: true, enumerable: true, configurable: true })
-          } else {
-            obj[k] = this.value()
-          }
-        }
+        for (let i = 0; i < n; i++) this.entry(obj, this.keyOf(this.varint(), 0))
         return obj
       }
-      case ID_OBJECT:
-        return this.idObject(this.varint())
+      case STORED_OBJECT:
+        return this.storedObject(this.varint())
+      case BASE64: {
+        const len = this.varint()
+        const start = this.pos
+        this.pos += len
+        return buf.base64Slice(start, this.pos)
+      }
       case STRING16: {
         const n = this.varint()
         let s = ''
@@ -610,7 +643,7 @@ Reader.kept = new Reader(Buffer.alloc(0))
 
 /**
  * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
- * it exactly, so the engine's own parser builds it; else the wire form (flag 0).
+ * it exactly, so the engine's own parser builds it; else the stored form (flag 0).
  */
 function presented(r, len) {
   const start = r.pos

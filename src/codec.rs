@@ -17,23 +17,24 @@
 //! | 11  | date      | f64 milliseconds, little endian                    |
 //! | 12  | base64    | varint length, the decoded bytes of a canonical base64 string (stored form only) |
 //! | 13  | object    | as 9, but each key is `varint (length << 1 \| b)` then UTF-8 (b = 0) or the bytes of a canonical base64 key (b = 1) (stored form only) |
-//! | 14  | object    | as 9, keyed by ids: its first key was stored as base64 (presented wire form only, see `present`) |
+//! | 14  | (retired) | was an object keyed by ids, in a presented form no longer made; never reused |
 //!
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
 //!
-//! Two forms exist. The *wire* form (tags 0-11; 14 too on the way out) is what lib/codec.js
-//! writes and reads. The *stored* form may also use tags 12 and 13: libsignal keeps its
-//! session records as JSON full of base64 strings, and storing those as their bytes saves a
-//! quarter of their size. Strings are only compacted when decoding and re-encoding gives the
-//! same text back, so the round trip stays exact. On the way out a stored value is rendered
+//! Two forms exist. The *wire* form (tags 0-11) is what lib/codec.js writes. The *stored*
+//! form may also use tags 12 and 13: libsignal keeps its session records as JSON full of
+//! base64 strings, and storing those as their bytes saves a quarter of their size. Strings
+//! are only compacted when decoding and re-encoding gives the same text back, so the round
+//! trip stays exact. On the way out a stored value is checked, then handed to JavaScript
 //! either as JSON text (when it holds nothing JSON cannot say exactly, so JavaScript can use
-//! `JSON.parse`) or back in the wire form. libsignal's sessions go the wire way: they hold `undefined` (the
-//! key of a closed chain) and objects keyed by ids (chains, sessions by base key). An
-//! object whose first key was stored as base64 is presented with tag 14, which JavaScript
-//! builds as a dictionary: an engine gives each object made key by key a hidden class per
-//! new key, and once a process has made many (Baileys loaded, other stores run), each such
-//! object costs microseconds; `JSON.parse` pays the same.
+//! `JSON.parse`) or as it is stored, which lib/codec.js reads too: turning base64 bytes back
+//! into text costs it what reading the text would. libsignal's sessions go the stored way:
+//! they hold `undefined` (the key of a closed chain) and objects keyed by ids (chains,
+//! sessions by base key). lib/codec.js builds an object whose first key was stored as base64
+//! as a dictionary: an engine gives each object made key by key a hidden class per new key,
+//! and once a process has made many (Baileys loaded, other stores run), each such object
+//! costs microseconds; `JSON.parse` pays the same.
 
 use crate::error::{Code, Error, Result};
 
@@ -52,7 +53,6 @@ pub mod tag {
     pub const DATE: u8 = 11;
     pub const BASE64: u8 = 12;
     pub const STORED_OBJECT: u8 = 13;
-    pub const ID_OBJECT: u8 = 14;
 }
 
 /// Deepest nesting accepted. Baileys' values nest about six levels.
@@ -362,7 +362,7 @@ impl<'a> Reader<'a> {
             // Each item or entry takes at least one byte: a count beyond that is corrupt,
             // which also bounds any allocation made from it.
             tag::ARRAY => Token::Array(self.len(1)?),
-            tag::OBJECT | tag::ID_OBJECT => Token::Object(self.len(2)?),
+            tag::OBJECT => Token::Object(self.len(2)?),
             tag::STORED_OBJECT => Token::StoredObject(self.len(2)?),
             t => return Err(Error::corrupt(format!("stored value has unknown tag {t}"))),
         })
@@ -438,7 +438,7 @@ const MIN_BASE64: usize = 16;
 pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
     let mut r = Reader::new(wire);
     let mut w = Writer::with_capacity(wire.len());
-    copy(&mut r, &mut w, 0, true)?;
+    copy(&mut r, &mut w, 0)?;
     r.finish()?;
     Ok(w.into_bytes())
 }
@@ -448,11 +448,13 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
 pub enum Presented {
     /// JSON text that `JSON.parse` turns into exactly the stored value.
     Json(Vec<u8>),
-    /// The wire form, for values JSON cannot carry exactly (bytes, `undefined`, -0, NaN...).
-    Wire(Vec<u8>),
+    /// The stored bytes themselves, checked: for values JSON cannot carry exactly (bytes,
+    /// `undefined`, -0, NaN...) and objects keyed by ids.
+    Stored,
 }
 
-/// Renders a stored value for JavaScript: as JSON when that is exact, else in wire form.
+/// Renders a stored value for JavaScript: as JSON when that is exact, else checked and left
+/// as it is.
 pub fn present(stored: &[u8]) -> Result<Presented> {
     let mut json = Vec::with_capacity(stored.len() + stored.len() / 3 + 16);
     let mut r = Reader::new(stored);
@@ -460,20 +462,16 @@ pub fn present(stored: &[u8]) -> Result<Presented> {
         r.finish()?;
         return Ok(Presented::Json(json));
     }
-    let mut r = Reader::new(stored);
-    let mut w = Writer::with_capacity(stored.len() + stored.len() / 3);
-    copy(&mut r, &mut w, 0, false)?;
-    r.finish()?;
-    Ok(Presented::Wire(w.into_bytes()))
+    validate(stored)?;
+    Ok(Presented::Stored)
 }
 
-/// Copies one value token by token, into the stored form (`compact`: base64 strings and
-/// keys as bytes) or into the wire form (expanded back to text).
-fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Result<()> {
+/// Copies one value token by token into the stored form: base64 strings and keys as bytes.
+fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::corrupt("stored value is nested too deep"));
     }
-    if compact && r.peek() == Some(tag::STRING) {
+    if r.peek() == Some(tag::STRING) {
         r.pos += 1;
         return w.stored_string(r.raw_str()?);
     }
@@ -483,51 +481,36 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize, compact: bool) -> Resu
         Token::Bool(b) => w.bool(b),
         Token::Number(n) => w.number(n),
         Token::Str(s) => w.string(s),
-        Token::Base64(b) if compact => {
+        Token::Base64(b) => {
             w.buf.push(tag::BASE64);
             w.varint(b.len() as u64);
             w.buf.extend_from_slice(b);
         }
-        Token::Base64(b) => w.string(&base64::encode(b)),
         Token::Str16(b) => w.string16(&utf16_units(b)),
         Token::Bytes(b) => w.bytes(b),
         Token::Date(d) => w.date(d),
         Token::Array(n) => {
             w.array(n);
             for _ in 0..n {
-                copy(r, w, depth + 1, compact)?;
+                copy(r, w, depth + 1)?;
             }
         }
         t @ (Token::Object(n) | Token::StoredObject(n)) => {
-            let stored = matches!(t, Token::StoredObject(_));
-            let at = w.buf.len();
-            w.buf.push(if compact {
-                tag::STORED_OBJECT
-            } else {
-                tag::OBJECT
-            });
+            w.buf.push(tag::STORED_OBJECT);
             w.varint(n as u64);
-            for i in 0..n {
-                if compact && !stored {
+            for _ in 0..n {
+                if matches!(t, Token::Object(_)) {
                     w.stored_key(r.raw_str()?)?;
-                    copy(r, w, depth + 1, compact)?;
-                    continue;
-                }
-                match (r.entry_key(stored)?, compact) {
-                    (Key::Text(k), true) => w.stored_key(k.as_bytes())?,
-                    (Key::Text(k), false) => w.key(k),
-                    (Key::Base64(b), true) => {
-                        w.varint(((b.len() as u64) << 1) | 1);
-                        w.buf.extend_from_slice(b);
-                    }
-                    (Key::Base64(b), false) => {
-                        if i == 0 {
-                            w.buf[at] = tag::ID_OBJECT;
+                } else {
+                    match r.stored_key()? {
+                        Key::Text(k) => w.stored_key(k.as_bytes())?,
+                        Key::Base64(b) => {
+                            w.varint(((b.len() as u64) << 1) | 1);
+                            w.buf.extend_from_slice(b);
                         }
-                        w.key(&base64::encode(b))
                     }
                 }
-                copy(r, w, depth + 1, compact)?;
+                copy(r, w, depth + 1)?;
             }
         }
     }
@@ -606,7 +589,7 @@ fn json_value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<boo
                 match r.entry_key(stored)? {
                     Key::Text(k) => json_string(out, k),
                     // Keyed by ids (libsignal's chains and sessions): JavaScript builds those
-                    // faster from the wire form (tag 14) than JSON.parse does.
+                    // faster from the stored form, as dictionaries, than JSON.parse does.
                     Key::Base64(_) => return Ok(false),
                 }
                 out.push(b':');
@@ -997,7 +980,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // A key that is an id is kept as bytes, and comes back in wire form as it came.
+        // A key that is an id is kept as bytes, and the value handed over as stored.
         let keyed = Value::Object(vec![
             ("version".into(), Value::String("v1".into())),
             (key.clone(), Value::Null),
@@ -1005,8 +988,9 @@ mod tests {
         let wire = keyed.encode();
         let stored = to_stored(&wire).unwrap();
         assert!(stored.len() < wire.len() - 10);
-        assert_eq!(present(&stored).unwrap(), Presented::Wire(wire));
-        // Anything JSON cannot carry exactly comes back in wire form, base64 expanded.
+        assert_eq!(present(&stored).unwrap(), Presented::Stored);
+        assert_eq!(Value::decode(&stored).unwrap(), keyed);
+        // Anything JSON cannot carry exactly is handed over as stored.
         for special in [
             Value::Bytes(vec![1]),
             Value::Undefined,
@@ -1017,36 +1001,35 @@ mod tests {
         ] {
             let v = Value::Array(vec![Value::String(key.clone()), special]);
             let stored = to_stored(&v.encode()).unwrap();
-            assert_eq!(present(&stored).unwrap(), Presented::Wire(v.encode()));
+            assert_eq!(present(&stored).unwrap(), Presented::Stored);
+            // Compared as encoded: NaN equals nothing.
+            assert_eq!(Value::decode(&stored).unwrap().encode(), v.encode());
         }
     }
 
     #[test]
-    fn a_property_holding_undefined_sends_the_value_in_wire_form() {
+    fn a_property_holding_undefined_sends_the_value_as_stored() {
         let v = Value::Object(vec![
             ("b".into(), Value::Array(vec![Value::Null])),
             ("a".into(), Value::Undefined),
         ]);
         let stored = to_stored(&v.encode()).unwrap();
-        assert_eq!(present(&stored).unwrap(), Presented::Wire(v.encode()));
+        assert_eq!(present(&stored).unwrap(), Presented::Stored);
+        assert_eq!(Value::decode(&stored).unwrap(), v);
     }
 
     #[test]
-    fn objects_keyed_by_ids_are_presented_with_their_own_tag() {
+    fn objects_keyed_by_ids_are_handed_over_as_stored_and_checked() {
         let id = "BYK3jL+rpNuFJVSfWzPY1CiOeLT0GDTVNVw7Bm6ZJ4VA";
         let chains = Value::Object(vec![(id.into(), Value::Number(1.0))]);
         let v = Value::Object(vec![("_chains".into(), chains)]);
         let stored = to_stored(&v.encode()).unwrap();
-        let Presented::Wire(bytes) = present(&stored).unwrap() else {
-            panic!("expected the wire form")
-        };
-        let mut want = v.encode();
-        // The outer object keeps tag 9; the one keyed by an id starts after its key.
-        let inner = want.iter().rposition(|&b| b == tag::OBJECT).unwrap();
-        assert!(inner > 0);
-        want[inner] = tag::ID_OBJECT;
-        assert_eq!(bytes, want);
-        assert_eq!(Value::decode(&bytes).unwrap(), v);
+        assert_eq!(present(&stored).unwrap(), Presented::Stored);
+        assert_eq!(Value::decode(&stored).unwrap(), v);
+        // JSON gives up at the id, but the rest is still checked.
+        let mut cut = stored.clone();
+        cut.pop();
+        assert_eq!(present(&cut).unwrap_err().code, Code::Corrupt);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //!   `[id: name][0]` (delete) or `[id: name][1][len: u32 LE][value]` (put);
 //! - ids frame: `[count: varint][id: name]*`;
 //! - entries frame (replies): `[count: varint]` then `[id: name][len: u32 LE][value]*`, where
-//!   a value is a presented value: `[1][JSON text]` or `[0][wire-form codec value]` (see
+//!   a value is a presented value: `[1][JSON text]` or `[0][stored-form codec value]` (see
 //!   `codec::Presented`)
 //!   (empty when only ids were asked for).
 //!
@@ -143,7 +143,7 @@ pub fn ids_frame<S: AsRef<str>>(ids: &[S]) -> Vec<u8> {
     out
 }
 
-/// A stored value as JavaScript receives it: `[1][JSON]` or `[0][wire form]`.
+/// A stored value as JavaScript receives it: `[1][JSON]` or `[0][stored form]`.
 pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let presented = codec::present(stored).map_err(|e| {
         Error::corrupt(format!(
@@ -156,9 +156,9 @@ pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result
             out.push(1);
             out.extend_from_slice(&text);
         }
-        codec::Presented::Wire(bytes) => {
+        codec::Presented::Stored => {
             out.push(0);
-            out.extend_from_slice(&bytes);
+            out.extend_from_slice(stored);
         }
     }
     Ok(())

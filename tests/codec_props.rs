@@ -2,7 +2,7 @@
 //!
 //! Arbitrary value trees (every tag, NaN, -0, lone surrogates, base64-looking text, deep and
 //! wide nesting) must survive every path a value takes: wire form -> stored form -> presented
-//! form (JSON text or wire form). Damaged input (truncated, bit-flipped, random) must never
+//! form (JSON text or the stored form itself). Damaged input (truncated, bit-flipped, random) must never
 //! panic and must be refused as `Corrupt`.
 //!
 //! 256 cases per property by default; `BRA_HEAVY=1 cargo test --test codec_props` runs 20,000.
@@ -163,24 +163,24 @@ enum Form {
     /// Nothing JSON cannot say.
     Json,
     /// Bytes, dates, lone surrogates, NaN, infinities, -0, `undefined` anywhere, or an
-    /// object key that is an id (canonical base64, kept as bytes).
-    Wire,
+    /// object key that is an id (canonical base64, kept as bytes): handed over as stored.
+    Stored,
 }
 
 fn form(v: &Value) -> Form {
-    fn wire_only(v: &Value) -> bool {
+    fn not_json(v: &Value) -> bool {
         match v {
             Value::Null | Value::Bool(_) | Value::String(_) => false,
             Value::Number(n) => !n.is_finite() || is_neg_zero(*n),
             Value::Undefined | Value::String16(_) | Value::Bytes(_) | Value::Date(_) => true,
-            Value::Array(items) => items.iter().any(wire_only),
+            Value::Array(items) => items.iter().any(not_json),
             Value::Object(entries) => entries
                 .iter()
-                .any(|(k, v)| is_base64_text(k) || wire_only(v)),
+                .any(|(k, v)| is_base64_text(k) || not_json(v)),
         }
     }
-    if wire_only(v) {
-        Form::Wire
+    if not_json(v) {
+        Form::Stored
     } else {
         Form::Json
     }
@@ -472,8 +472,7 @@ proptest! {
     }
 
     /// Presented form: JSON exactly when JSON can say the value, and then the text parses
-    /// (strictly) to the same value; otherwise the wire form, byte for byte what came in but
-    /// for objects keyed by ids (tag 14 for 9).
+    /// (strictly) to the same value; otherwise the stored form itself, which decodes to it.
     #[test]
     fn presented_form_is_exact(v in value()) {
         let wire = v.encode();
@@ -488,9 +487,9 @@ proptest! {
                 let parsed = parsed.expect("checked");
                 prop_assert!(same(&parsed, &v), "JSON {} reads as {parsed:?}, not {v:?}", String::from_utf8_lossy(&text));
             }
-            Presented::Wire(bytes) => {
-                prop_assert_eq!(want, Form::Wire, "wire form for {:?}", v);
-                let back = Value::decode(&bytes).expect("presented wire form decodes");
+            Presented::Stored => {
+                prop_assert_eq!(want, Form::Stored, "stored form for {:?}", v);
+                let back = Value::decode(&stored).expect("stored form decodes");
                 prop_assert_eq!(back.encode(), wire);
             }
         }
