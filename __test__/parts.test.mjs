@@ -1,5 +1,6 @@
-// A keys.set large enough to be encoded in slices reaches the native store in parts, each
-// prepared there while the next is encoded, and is written by the last one. On every engine:
+// A keys.set past 32 kB reaches the native store in parts, each written (in a file, in a
+// transaction the last part commits) or kept (on a server, written with the last) while
+// the next is encoded. On every engine:
 // it writes all of its types and ids (deletes too), and one that fails after parts were sent
 // writes nothing, nor leaves a part behind for the next write.
 import assert from 'node:assert/strict'
@@ -88,6 +89,29 @@ for (const [engine, where] of engines) {
         const ids = []
         for await (const id of keys.listIds('session')) ids.push(id)
         assert.deepStrictEqual(ids.sort(), ['small', ...Object.keys(large)].sort())
+      } finally {
+        await auth.close()
+      }
+    })
+
+    it('sends a set past 32 kB in parts even when it is encoded at once, and drops them if it then fails', async () => {
+      const auth = await useRustAuthState(...where('parts-eager'))
+      try {
+        const { keys } = auth.state
+        const preKeys = (tag) => {
+          const out = {}
+          for (let i = 0; i < 812; i++) out[i] = { public: bytesOf(32, tag, i), private: bytesOf(32, tag, i + 1) }
+          return out
+        }
+        // Encoded in one go (no pause): the failure comes from the encoder after a part was sent.
+        const bad = { 'pre-key': { ...preKeys('b'), last: { cannot: () => 'be stored' } } }
+        const sent = await countingParts(() => assert.rejects(keys.set(bad), (err) => err.code === ErrorCode.ERR_UNSUPPORTED_VALUE))
+        assert.ok(sent >= 1, 'the failure came after a part was sent')
+        assert.deepStrictEqual(await keys.get('pre-key', ['0', '811', 'last']), {})
+        const good = preKeys('g')
+        const parts = await countingParts(() => keys.set({ 'pre-key': good }))
+        assert.ok(parts >= 1, `sent in ${parts + 1} frames`)
+        assert.deepStrictEqual(await keys.get('pre-key', Object.keys(good)), good)
       } finally {
         await auth.close()
       }

@@ -339,7 +339,7 @@ class SetProgress {
 }
 
 /** Writes a set frame into `w`, yielding after each value; `at` follows the progress. */
-function* setFrame(data, w, at) {
+function* setFrame(data, w, at, parts) {
   // Entries rather than keys: a load from `data` would tie the compiled encoder to the
   // hidden class of one call's argument, dropped (and the encoder with it) once unused.
   for (const [type, byId] of Object.entries(data)) {
@@ -376,6 +376,7 @@ function* setFrame(data, w, at) {
         throw err
       }
       w.endLength(lengthAt)
+      if (parts !== null && w.pos >= parts.at) parts.take()
       yield
     }
   }
@@ -407,13 +408,23 @@ function takePart(w, at) {
 }
 
 /**
+ * A large set goes to the native side in parts while it is encoded, so that each part is
+ * written there (in a transaction the last part commits) while the next is encoded: the
+ * first once the frame is past what a write done at once on this thread takes (32 kB,
+ * src/binding/store.rs), then every 16 kB. Measured on 812 pre-keys in one call: see the
+ * commit that made parts eager.
+ */
+const FIRST_PART = 32 * 1024
+const NEXT_PART = 16 * 1024
+
+/**
  * Encodes `keys.set` data, `{ [type]: { [id]: value | null } }`, as one frame:
  * per type `[name][count]`, per id `[name][0 = delete | 1 + u32 length + value]`.
  * Returns the frame, or a promise of it when the data is large enough to be encoded in
  * slices (the values must then stay unchanged until the call resolves, as Baileys does).
- * Then, given `stage`, what is encoded is handed to it as a frame of its own at each pause,
- * so that the native side prepares it while the rest is encoded; the frame returned holds
- * the rest. If the encoding fails after that, `stage(null)` drops the parts.
+ * Given `stage`, a large frame is handed to it in parts as it is encoded (past FIRST_PART,
+ * and at each pause), each a frame of its own; the frame returned holds the rest. If the
+ * encoding fails after that, `stage(null)` drops the parts.
  */
 function encodeSet(data, stage = null) {
   if (!isRecord(data)) {
@@ -423,14 +434,29 @@ function encodeSet(data, stage = null) {
   w.reset()
   const at = new SetProgress()
   let staged = false
-  const out = drive(setFrame(data, w, at), () => {
-    // Calls made while this one pauses must not write into its frame: they get a new writer.
-    if (writer === w) writer = new Writer()
-    if (stage !== null) {
-      stage(takePart(w, at))
-      staged = true
-    }
-  })
+  const parts =
+    stage === null
+      ? null
+      : {
+          at: FIRST_PART,
+          take() {
+            if (at.written === 0) return // nothing of this type since the last part
+            stage(takePart(w, at))
+            staged = true
+            this.at = NEXT_PART
+          },
+        }
+  let out
+  try {
+    out = drive(setFrame(data, w, at, parts), () => {
+      // Calls made while this one pauses must not write into its frame: they get a new writer.
+      if (writer === w) writer = new Writer()
+      parts?.take()
+    })
+  } catch (err) {
+    if (staged) stage(null)
+    throw err
+  }
   if (stage === null || !(out instanceof Promise)) return out
   return out.catch((err) => {
     if (staged) stage(null)
@@ -438,7 +464,6 @@ function encodeSet(data, stage = null) {
   })
 }
 
-/** Encodes the ids of `keys.get`: `[count][name]*`. */
 function encodeIds(ids) {
   if (!Array.isArray(ids)) throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'ids must be an array of strings')
   const w = writer

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// One key write of a `keys.set` call: `value: None` deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,6 +145,21 @@ pub trait Backend: Send {
     /// written) sends it through the storage thread instead.
     fn try_apply(&mut self, _batch: &[Mutation]) -> Option<Vec<Result<()>>> {
         None
+    }
+
+    /// Writes part of a large set (`KeyWrite`s of one `keys.set` sent in parts while the
+    /// rest is encoded) in a transaction left open for the next parts, so that the engine
+    /// works while JavaScript encodes. `Ok(false)`: this engine does not, and the caller
+    /// keeps the parts to apply them with the last. After an `Err` nothing of the parts is
+    /// written and no transaction is open.
+    fn write_part(&mut self, _writes: &[KeyWrite]) -> Result<bool> {
+        Ok(false)
+    }
+
+    /// Ends the parts `write_part` wrote: writes `last` (the rest of the set) with them and
+    /// commits, or rolls them back (`None`). Nothing may reach the engine in between.
+    fn end_parts(&mut self, _last: Option<&[KeyWrite]>) -> Result<()> {
+        Err(Error::new(Code::Internal, "no parts were written"))
     }
 
     /// Whether a write left work that can wait (SQLite: a WAL checkpoint); the storage

@@ -8,6 +8,7 @@
 //! A store on a server is served the same way, but by a task on the I/O runtime: once its
 //! backend is open, the thread hands the queue over and exits.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
@@ -46,8 +47,9 @@ pub enum Op {
     /// A set frame (src/wire.rs), parsed on the storage thread.
     Set(Vec<u8>),
     /// A part of a large set, sent while JavaScript encodes the rest so that both sides work
-    /// at once: parsed into the staged writes, which the next `Set` takes ahead of its own.
-    /// `None` drops them (the encoding failed).
+    /// at once: parsed and, in a file, written in a transaction that the next `Set` (the
+    /// rest) commits; a server's engine keeps the parts for that `Set` to apply ahead of its
+    /// own writes. `None` drops them (the encoding failed).
     Stage(Option<Vec<u8>>),
     /// A mutation whose values are already in stored form.
     Write(Mutation),
@@ -213,14 +215,40 @@ fn serve<T: Send + 'static>(
     let mut open_error = Error::new(Code::Internal, "the store was not opened");
     let mut next: Option<Request<T>> = None;
     let mut staged = Staged::default();
+    // Requests that came while the parts of a set were open in a transaction: served once
+    // it ends, in order (JavaScript sends nothing else of this store's calls meanwhile, but
+    // reports and lease renewals may come).
+    let mut held: VecDeque<Request<T>> = VecDeque::new();
     loop {
-        let Some(Request { op, ticket }) = next.take().or_else(|| rx.blocking_recv()) else {
+        let queued = if staged.open { None } else { held.pop_front() };
+        let Some(Request { op, ticket }) = next.take().or(queued).or_else(|| rx.blocking_recv())
+        else {
             drop(lock(&slot).take()); // every handle dropped: close the backend
             return;
         };
         let op = match op {
             Op::Stage(part) => {
-                notify.notify(vec![staged.stage(part, ticket)]);
+                let mut backend = lock(&slot);
+                let be = backend.as_deref_mut().map(|be| be as &mut dyn Backend);
+                let done = staged.stage(part, ticket, be);
+                drop(backend);
+                notify.notify(vec![done]);
+                continue;
+            }
+            Op::Set(frame) if staged.open => {
+                let result = match lock(&slot).as_deref_mut() {
+                    Some(be) => staged.finish(&frame, be),
+                    None => Err(Error::closed()),
+                };
+                notify.notify(vec![Completion {
+                    ticket,
+                    result: result.map(|()| Reply::Done),
+                }]);
+                upkeep(&slot);
+                continue;
+            }
+            op if staged.open => {
+                held.push_back(Request { op, ticket });
                 continue;
             }
             Op::Upkeep => {
@@ -234,7 +262,11 @@ fn serve<T: Send + 'static>(
             op @ (Op::Set(_) | Op::Write(_)) if backend.is_some() => {
                 let be = backend.as_mut().expect("checked above");
                 let mut group = Group::gather(op, ticket, &mut rx, &mut next, &mut staged);
-                let results = catch_unwind(AssertUnwindSafe(|| be.apply(group.batch())));
+                // Every write of the group refused (a set whose parts failed): no commit.
+                let results = match group.batch() {
+                    [] => Ok(Vec::new()),
+                    batch => catch_unwind(AssertUnwindSafe(|| be.apply(batch))),
+                };
                 Some(group.settle(results.ok()))
             }
             op => serve_one(
@@ -376,7 +408,7 @@ async fn serve_remote<T: Send + 'static>(
                 closed(ticket, &mut rx, &mut notify);
                 return;
             }
-            (Op::Stage(part), _) => vec![staged.stage(part, ticket)],
+            (Op::Stage(part), _) => vec![staged.stage(part, ticket, None)],
             // A server backend never has upkeep due.
             (Op::Upkeep, _) => continue,
             (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
@@ -429,24 +461,63 @@ async fn close_remote(backend: Option<Box<dyn Backend>>) {
     }
 }
 
-/// The writes of a set sent in parts (`Op::Stage`), parsed while the rest is encoded.
+/// The writes of a set sent in parts (`Op::Stage`), handled while the rest is encoded.
 #[derive(Default)]
 struct Staged {
+    /// Parts kept for the `Set` that completes them (an engine that does not write parts).
     writes: Vec<KeyWrite>,
-    /// The first part that failed to parse: the set it belongs to fails with it.
+    /// The first part that failed: the set it belongs to fails with it.
     error: Option<Error>,
+    /// Whether the engine holds the parts in an open transaction (`Backend::write_part`).
+    open: bool,
 }
 
 impl Staged {
-    /// Takes a part in (or drops those taken, for `None`); answers its request at once.
-    fn stage<T>(&mut self, part: Option<Vec<u8>>, ticket: T) -> Completion<T> {
+    /// Takes a part in (or drops those taken, for `None`), written by `be` if it can, else
+    /// kept; answers its request at once.
+    fn stage<T>(
+        &mut self,
+        part: Option<Vec<u8>>,
+        ticket: T,
+        be: Option<&mut dyn Backend>,
+    ) -> Completion<T> {
         match part {
-            None => *self = Staged::default(),
+            None => {
+                if let (true, Some(be)) = (self.open, be) {
+                    let _ = guarded(|| be.end_parts(None));
+                }
+                *self = Staged::default();
+            }
             Some(_) if self.error.is_some() => {}
-            Some(frame) => match guarded(|| wire::parse_set(&frame)) {
-                Ok(writes) => self.writes.extend(writes),
-                Err(e) => self.error = Some(e),
-            },
+            Some(frame) => {
+                let parsed = guarded(|| wire::parse_set(&frame));
+                let taken = match be {
+                    // Written by the engine if it can (it declines the first part or none).
+                    Some(be) if self.writes.is_empty() => {
+                        let wrote = parsed.and_then(|w| Ok((guarded(|| be.write_part(&w))?, w)));
+                        match wrote {
+                            Ok((true, _)) => {
+                                self.open = true;
+                                Ok(())
+                            }
+                            Ok((false, w)) => {
+                                self.writes.extend(w);
+                                Ok(())
+                            }
+                            Err(e) => {
+                                // The set fails: nothing of its parts stays written.
+                                let _ = guarded(|| be.end_parts(None));
+                                Err(e)
+                            }
+                        }
+                    }
+                    _ => parsed.map(|w| self.writes.extend(w)),
+                };
+                if let Err(e) = taken {
+                    self.open = false;
+                    self.error = Some(e);
+                }
+            }
         }
         Completion {
             ticket,
@@ -454,9 +525,26 @@ impl Staged {
         }
     }
 
-    /// The writes of the set that `frame` completes: those staged, then its own.
+    /// Completes the parts `be` holds open with the writes of `frame` (the rest of the set),
+    /// in their transaction.
+    fn finish(&mut self, frame: &[u8], be: &mut dyn Backend) -> Result<()> {
+        let staged = std::mem::take(self);
+        let done = staged
+            .error
+            .map_or(Ok(()), Err)
+            .and_then(|()| guarded(|| wire::parse_set(frame)))
+            .and_then(|last| guarded(|| be.end_parts(Some(&last))));
+        if done.is_err() {
+            let _ = guarded(|| be.end_parts(None));
+        }
+        done
+    }
+
+    /// The writes of the set that `frame` completes: those kept, then its own.
     fn complete(&mut self, frame: &[u8]) -> Result<Vec<KeyWrite>> {
-        let Staged { mut writes, error } = std::mem::take(self);
+        let Staged {
+            mut writes, error, ..
+        } = std::mem::take(self);
         if let Some(e) = error {
             return Err(e);
         }

@@ -20,7 +20,7 @@ use crate::backend::{
 };
 use crate::error::{Code, Error, Result};
 use checkpoint::Checkpoint;
-use row::SessionRow;
+use row::{Row, SessionRow};
 
 /// What a resolved write survives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +64,8 @@ pub struct SqliteBackend {
     row: SessionRow,
     /// The token of the lease this connection holds on the session.
     lease: Option<String>,
+    /// The session's row while the parts of a set are written in an open transaction.
+    parts: Option<Row>,
 }
 
 fn now_ms() -> i64 {
@@ -145,6 +147,7 @@ impl SqliteBackend {
             session: options.session.clone(),
             row: SessionRow::default(),
             lease: None,
+            parts: None,
         };
         // Two processes creating the same file race for the switch to WAL, which SQLite
         // reports as busy at once rather than waiting: every step is safe to run again.
@@ -461,6 +464,47 @@ impl Backend for SqliteBackend {
             .iter()
             .any(|r| matches!(r, Err(e) if e.code == Code::Busy));
         (!busy).then_some(results)
+    }
+
+    fn write_part(&mut self, writes: &[KeyWrite]) -> Result<bool> {
+        let written = (|| {
+            let row = match self.parts {
+                Some(row) => row,
+                None => {
+                    self.rollback();
+                    self.exec("BEGIN IMMEDIATE")?;
+                    self.check_lease()?;
+                    let row = self.row.for_write(&self.conn, &self.session, now_ms())?;
+                    self.parts = Some(row);
+                    row
+                }
+            };
+            self.write_keys(row.id, writes)
+        })();
+        if written.is_err() {
+            self.parts = None;
+            self.rollback();
+        }
+        written.map(|()| true)
+    }
+
+    fn end_parts(&mut self, last: Option<&[KeyWrite]>) -> Result<()> {
+        let row = self.parts.take();
+        let Some(last) = last else {
+            self.rollback();
+            return Ok(());
+        };
+        let Some(row) = row else {
+            return Err(Error::new(Code::Internal, "no parts were written"));
+        };
+        let committed = self
+            .write_keys(row.id, last)
+            .and_then(|()| Ok(self.exec("COMMIT")?));
+        match committed {
+            Ok(()) => self.row.committed(&self.conn, row),
+            Err(_) => self.rollback(),
+        }
+        committed
     }
 
     fn upkeep_due(&self) -> bool {

@@ -357,3 +357,30 @@ fn checkpoints_wait_for_upkeep_and_bound_the_log_without_it() {
     assert_eq!(found.len(), 3);
     assert!(found.iter().all(|(_, v)| v.len() >= 16 * 1024));
 }
+
+#[test]
+fn the_parts_of_a_set_are_seen_together_once_the_last_commits() {
+    let dir = TempDir::new("parts");
+    let path = dir.file("auth.db");
+    let mut a = open(&path, "s");
+    let mut other = open(&path, "s");
+    assert_eq!(a.write_part(&[put("pre-key", "1", b"one")]), Ok(true));
+    assert_eq!(a.write_part(&[put("pre-key", "2", b"two")]), Ok(true));
+    assert!(other.get("pre-key", &ids(&["1", "2"])).unwrap().is_empty());
+    a.end_parts(Some(&[put("pre-key", "3", b"three")])).unwrap();
+    assert_eq!(
+        other.get("pre-key", &ids(&["1", "2", "3"])).unwrap().len(),
+        3
+    );
+    // Dropped parts leave nothing, and the connection writes on as usual.
+    assert_eq!(a.write_part(&[put("pre-key", "4", b"four")]), Ok(true));
+    a.end_parts(None).unwrap();
+    assert!(other.get("pre-key", &ids(&["4"])).unwrap().is_empty());
+    assert_eq!(
+        a.apply(&[Mutation::Keys(vec![put("pre-key", "5", b"five")])]),
+        vec![Ok(())]
+    );
+    assert_eq!(other.get("pre-key", &ids(&["4", "5"])).unwrap().len(), 1);
+    // Ending parts that were never written is a mistake of the caller, not a silent loss.
+    assert_eq!(a.end_parts(Some(&[])).unwrap_err().code, Code::Internal);
+}

@@ -17,6 +17,9 @@ struct Recorder {
     /// Set by each apply, as a commit that leaves a checkpoint due; counted by `upkeep`.
     due: bool,
     upkeeps: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Writes the parts of a set as they come (`Backend::write_part`), as a file does.
+    parts: bool,
+    open_parts: Vec<String>,
 }
 
 /// Both ways a store is served: on its storage thread, and as a task on the I/O runtime.
@@ -88,6 +91,33 @@ impl Backend for Recorder {
     }
     fn is_remote(&self) -> bool {
         self.remote
+    }
+    fn write_part(&mut self, writes: &[KeyWrite]) -> Result<bool> {
+        if !self.parts {
+            return Ok(false);
+        }
+        let ids: Vec<String> = writes.iter().map(|w| w.id.clone()).collect();
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("part {}", ids.join(",")));
+        if ids.iter().any(|id| Some(id) == self.fail_id.as_ref()) {
+            return Err(Error::new(Code::DiskFull, "full"));
+        }
+        self.open_parts.extend(ids);
+        Ok(true)
+    }
+    fn end_parts(&mut self, last: Option<&[KeyWrite]>) -> Result<()> {
+        let mut ids = std::mem::take(&mut self.open_parts);
+        let Some(last) = last else {
+            self.log.lock().unwrap().push("rollback".into());
+            return Ok(());
+        };
+        self.due = true;
+        self.log.lock().unwrap().push("commit".into());
+        ids.extend(last.iter().map(|w| w.id.clone()));
+        self.written.lock().unwrap().push(ids);
+        Ok(())
     }
     fn upkeep_due(&self) -> bool {
         self.due
@@ -224,6 +254,62 @@ fn staged_parts_are_written_by_the_set_that_completes_them() {
         );
         drop(worker);
     }
+}
+
+#[test]
+fn parts_written_as_they_come_commit_with_the_set_and_hold_other_requests_back() {
+    let backend = Recorder {
+        parts: true,
+        fail_id: Some("x".into()),
+        ..Recorder::default()
+    };
+    let (log, written) = (backend.log.clone(), backend.written.clone());
+    let (worker, rx) = start(backend);
+    let get = || Op::Get {
+        kind: "t".into(),
+        ids: ids_frame(&["k"]),
+    };
+    let ops = [
+        Op::Stage(Some(set_frame(&["a", "b"]))),
+        // A request that comes while the parts are open (a report, a lease renewal) waits
+        // for the set: it must not run inside its transaction.
+        get(),
+        Op::Stage(Some(set_frame(&["c"]))),
+        Op::Set(set_frame(&["d"])),
+        // Dropped parts are rolled back.
+        Op::Stage(Some(set_frame(&["e"]))),
+        Op::Stage(None),
+        Op::Set(set_frame(&["f"])),
+        // A part the engine fails to write fails its set; the parts after it are ignored.
+        Op::Stage(Some(set_frame(&["x"]))),
+        Op::Stage(Some(set_frame(&["y"]))),
+        Op::Set(set_frame(&["g"])),
+        Op::Set(set_frame(&["h"])),
+        // So does a part that does not parse, after one was written.
+        Op::Stage(Some(set_frame(&["i"]))),
+        Op::Stage(Some(vec![0xff, 0xff])),
+        Op::Set(set_frame(&["j"])),
+    ];
+    for (i, op) in ops.into_iter().enumerate() {
+        worker.send(op, i as u32 + 1).ok().unwrap();
+    }
+    let got: Vec<_> = (0..14).map(|_| rx.recv().unwrap()).collect();
+    let order: Vec<u32> = got.iter().map(|g| g.0).collect();
+    assert_eq!(order, [1, 3, 4, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    let failed: Vec<u32> = got.iter().filter(|g| g.1.is_err()).map(|g| g.0).collect();
+    assert_eq!(failed, [10, 14]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "part a,b", "part c", "commit", "get t", "part e", "rollback", "apply 1", "part x",
+            "rollback", "apply 1", "part i", "rollback"
+        ]
+    );
+    assert_eq!(
+        *written.lock().unwrap(),
+        [vec!["a", "b", "c", "d"], vec!["f"], vec!["h"]]
+    );
+    drop(worker);
 }
 
 #[test]
