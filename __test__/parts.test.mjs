@@ -1,6 +1,6 @@
-// A keys.set past 32 kB reaches the native store in parts, each written (in a file, in a
-// transaction the last part commits) or kept (on a server, written with the last) while
-// the next is encoded. On every engine:
+// A keys.set past 32 kB (of at most 4,096 keys) reaches the native store in parts, each
+// written (in a file, in a transaction the last part commits) or kept (on a server, written
+// with the last) while the next is encoded. On every engine:
 // it writes all of its types and ids (deletes too), and one that fails after parts were sent
 // writes nothing, nor leaves a part behind for the next write.
 import assert from 'node:assert/strict'
@@ -54,9 +54,9 @@ for (const [engine, where] of engines) {
         for (let i = 0; i < 500; i++) old[`old-${i}`] = { i }
         await keys.set({ 'sender-key': old })
         const data = { session: {}, 'sender-key': {}, 'pre-key': {} }
-        for (let i = 0; i < 4000; i++) data.session[`s-${i}`] = session('s', i)
+        for (let i = 0; i < 2000; i++) data.session[`s-${i}`] = session('s', i)
         for (let i = 0; i < 500; i++) data['sender-key'][`old-${i}`] = i % 2 ? null : { i, again: true }
-        for (let i = 0; i < 4000; i++) data['pre-key'][i] = { public: bytesOf(32, 'p', i), private: bytesOf(32, 'q', i) }
+        for (let i = 0; i < 1500; i++) data['pre-key'][i] = { public: bytesOf(32, 'p', i), private: bytesOf(32, 'q', i) }
         const parts = await countingParts(() => keys.set(data))
         assert.ok(parts >= 2, `sent in ${parts + 1} frames`)
 
@@ -75,7 +75,7 @@ for (const [engine, where] of engines) {
       try {
         const { keys } = auth.state
         const data = { session: {} }
-        for (let i = 0; i < 6000; i++) data.session[`f-${i}`] = session('f', i)
+        for (let i = 0; i < 4000; i++) data.session[`f-${i}`] = session('f', i)
         data.session['f-last'] = { cannot: () => 'be stored' }
         const parts = await countingParts(() =>
           assert.rejects(keys.set(data), (err) => err instanceof AuthStateError && err.code === ErrorCode.ERR_UNSUPPORTED_VALUE),
@@ -112,6 +112,19 @@ for (const [engine, where] of engines) {
         const parts = await countingParts(() => keys.set({ 'pre-key': good }))
         assert.ok(parts >= 1, `sent in ${parts + 1} frames`)
         assert.deepStrictEqual(await keys.get('pre-key', Object.keys(good)), good)
+      } finally {
+        await auth.close()
+      }
+    })
+
+    it('sends a call of more than 4,096 keys whole, at its end', async () => {
+      const auth = await useRustAuthState(...where('parts-import'))
+      try {
+        const { keys } = auth.state
+        const data = { session: {} }
+        for (let i = 0; i < 5000; i++) data.session[`i-${i}`] = session('i', i)
+        assert.equal(await countingParts(() => keys.set(data)), 0)
+        assert.deepStrictEqual(await keys.get('session', Object.keys(data.session)), data.session)
       } finally {
         await auth.close()
       }

@@ -416,15 +416,31 @@ function takePart(w, at) {
  */
 const FIRST_PART = 32 * 1024
 const NEXT_PART = 16 * 1024
+/**
+ * A file holds its write lock from the first part written until the last: a call of more
+ * keys than this (an import, not anything Baileys makes) goes whole at its end instead, so
+ * that the writes of the file's other sessions never wait for its encoding.
+ */
+const MAX_PART_KEYS = 4096
+
+/** How many keys `keys.set` data holds, up to `limit` and one more. */
+function keysOf(data, limit) {
+  let n = 0
+  for (const byId of Object.values(data)) {
+    if (isRecord(byId)) n += Object.keys(byId).length
+    if (n > limit) break
+  }
+  return n
+}
 
 /**
  * Encodes `keys.set` data, `{ [type]: { [id]: value | null } }`, as one frame:
  * per type `[name][count]`, per id `[name][0 = delete | 1 + u32 length + value]`.
  * Returns the frame, or a promise of it when the data is large enough to be encoded in
  * slices (the values must then stay unchanged until the call resolves, as Baileys does).
- * Given `stage`, a large frame is handed to it in parts as it is encoded (past FIRST_PART,
- * and at each pause), each a frame of its own; the frame returned holds the rest. If the
- * encoding fails after that, `stage(null)` drops the parts.
+ * Given `stage`, a large frame (of at most MAX_PART_KEYS keys) is handed to it in parts as
+ * it is encoded (past FIRST_PART, and at each pause), each a frame of its own; the frame
+ * returned holds the rest. If the encoding fails after that, `stage(null)` drops the parts.
  */
 function encodeSet(data, stage = null) {
   if (!isRecord(data)) {
@@ -435,7 +451,7 @@ function encodeSet(data, stage = null) {
   const at = new SetProgress()
   let staged = false
   const parts =
-    stage === null
+    stage === null || keysOf(data, MAX_PART_KEYS) > MAX_PART_KEYS
       ? null
       : {
           at: FIRST_PART,
