@@ -15,7 +15,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::backend::{Backend, Entry, KeyWrite, Mutation};
@@ -220,8 +219,11 @@ fn serve<T: Send + 'static>(
     // reports and lease renewals may come).
     let mut held: VecDeque<Request<T>> = VecDeque::new();
     loop {
-        let queued = if staged.open { None } else { held.pop_front() };
-        let Some(Request { op, ticket }) = next.take().or(queued).or_else(|| rx.blocking_recv())
+        let held_first = || (!staged.open).then(|| held.pop_front()).flatten();
+        let Some(Request { op, ticket }) = next
+            .take()
+            .or_else(held_first)
+            .or_else(|| rx.blocking_recv())
         else {
             drop(lock(&slot).take()); // every handle dropped: close the backend
             return;
@@ -261,7 +263,9 @@ fn serve<T: Send + 'static>(
         let done = match op {
             op @ (Op::Set(_) | Op::Write(_)) if backend.is_some() => {
                 let be = backend.as_mut().expect("checked above");
-                let mut group = Group::gather(op, ticket, &mut rx, &mut next, &mut staged);
+                // Requests held while a set's parts were open came first.
+                let mut queued = || held.pop_front().or_else(|| rx.try_recv().ok());
+                let mut group = Group::gather(op, ticket, &mut queued, &mut next, &mut staged);
                 // Every write of the group refused (a set whose parts failed): no commit.
                 let results = match group.batch() {
                     [] => Ok(Vec::new()),
@@ -282,7 +286,18 @@ fn serve<T: Send + 'static>(
         let handover = remote.then(server::handle).and_then(|h| h.ok());
         let taken = handover.is_some().then(|| backend.take()).flatten();
         drop(backend);
-        let Some(done) = done else { return };
+        let Some(done) = done else {
+            // Closed: what was held behind the close is refused like what was queued.
+            let refused = held.drain(..).map(|r| Completion {
+                ticket: r.ticket,
+                result: Err(Error::closed()),
+            });
+            let refused: Vec<_> = refused.collect();
+            if !refused.is_empty() {
+                notify.notify(refused);
+            }
+            return;
+        };
         notify.notify(done);
         upkeep(&slot);
         if let (Some(runtime), Some(be)) = (handover, taken) {
@@ -412,7 +427,8 @@ async fn serve_remote<T: Send + 'static>(
             // A server backend never has upkeep due.
             (Op::Upkeep, _) => continue,
             (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
-                let mut group = Group::gather(op, ticket, &mut rx, &mut next, &mut staged);
+                let mut queued = || rx.try_recv().ok();
+                let mut group = Group::gather(op, ticket, &mut queued, &mut next, &mut staged);
                 let results = AssertUnwindSafe(be.apply_async(group.batch()))
                     .catch_unwind()
                     .await;
@@ -568,12 +584,13 @@ struct Group<T> {
 }
 
 impl<T> Group<T> {
-    /// The write `op`, and the writes already queued behind it: stops at the first
-    /// non-write (left in `next`) so that it still observes every write queued before it.
+    /// The write `op`, and the writes already queued behind it (`queued` hands the next
+    /// one): stops at the first non-write (left in `next`) so that it still observes every
+    /// write queued before it.
     fn gather(
         op: Op,
         ticket: T,
-        rx: &mut Receiver<T>,
+        queued: &mut dyn FnMut() -> Option<Request<T>>,
         next: &mut Option<Request<T>>,
         staged: &mut Staged,
     ) -> Self {
@@ -586,16 +603,16 @@ impl<T> Group<T> {
         };
         group.take(op, ticket, staged);
         while group.batch.len() + group.refused.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(Request {
+            match queued() {
+                Some(Request {
                     op: op @ (Op::Set(_) | Op::Write(_)),
                     ticket,
                 }) => group.take(op, ticket, staged),
-                Ok(other) => {
+                Some(other) => {
                     *next = Some(other);
                     break;
                 }
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                None => break,
             }
         }
         group

@@ -313,6 +313,43 @@ fn parts_written_as_they_come_commit_with_the_set_and_hold_other_requests_back()
 }
 
 #[test]
+fn requests_held_behind_parts_are_served_in_order_or_refused_by_a_close() {
+    let backend = Recorder {
+        parts: true,
+        ..Recorder::default()
+    };
+    let log = backend.log.clone();
+    let (worker, rx) = start(backend);
+    let get = || Op::Get {
+        kind: "t".into(),
+        ids: ids_frame(&["k"]),
+    };
+    let ops = [
+        Op::Stage(Some(set_frame(&["p1"]))),
+        write("w1"),
+        get(),
+        write("w2"),
+        Op::Set(set_frame(&["p2"])),
+        Op::Stage(Some(set_frame(&["q1"]))),
+        Op::Close,
+        get(),
+        Op::Set(set_frame(&["q2"])),
+    ];
+    for (i, op) in ops.into_iter().enumerate() {
+        worker.send(op, i as u32 + 1).ok().unwrap();
+    }
+    let got: Vec<_> = (0..9).map(|_| rx.recv().unwrap()).collect();
+    let order: Vec<u32> = got.iter().map(|g| g.0).collect();
+    assert_eq!(order, [1, 5, 2, 3, 4, 6, 9, 7, 8]);
+    let failed: Vec<u32> = got.iter().filter(|g| g.1.is_err()).map(|g| g.0).collect();
+    assert_eq!(failed, [8]);
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["part p1", "commit", "apply 1", "get t", "apply 1", "part q1", "commit"]
+    );
+}
+
+#[test]
 fn a_second_open_fails_and_keeps_the_store() {
     for remote in MODES {
         let (worker, rx) = start(recorder(remote));
