@@ -480,6 +480,7 @@ function encodeSet(data, stage = null) {
   })
 }
 
+/** Encodes the ids of `keys.get`: `[count][name]*`. */
 function encodeIds(ids) {
   if (!Array.isArray(ids)) throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'ids must be an array of strings')
   const w = writer
@@ -561,6 +562,11 @@ class Reader {
     return cachedKey(this.buf, start, len, base64)
   }
 
+  /** A stored-form key whose head `h` (its length times two, plus one if base64) was read. */
+  storedKey(h) {
+    return this.keyOf((h - (h & 1)) / 2, h & 1)
+  }
+
   /** Sets `obj[k]` to the next value; `__proto__` as an own property, as JSON.parse makes it. */
   entry(obj, k) {
     if (k === '__proto__') {
@@ -582,26 +588,18 @@ class Reader {
    */
   storedObject(n) {
     if (n === 0) return {}
-    // A stored-form key starts with its length times two, plus one if it is base64.
     const head = this.varint()
-    const base64 = head & 1
-    const first = this.keyOf((head - base64) / 2, base64)
-    if (base64 === 0) {
+    const first = this.storedKey(head)
+    if ((head & 1) === 0) {
       const obj = {}
       this.entry(obj, first)
-      for (let i = 1; i < n; i++) {
-        const h = this.varint()
-        this.entry(obj, this.keyOf((h - (h & 1)) / 2, h & 1))
-      }
+      for (let i = 1; i < n; i++) this.entry(obj, this.storedKey(this.varint()))
       return obj
     }
     // Without a prototype, '__proto__' is an own property, as JSON.parse makes it.
     const obj = Object.create(null)
     obj[first] = this.value()
-    for (let i = 1; i < n; i++) {
-      const h = this.varint()
-      obj[this.keyOf((h - (h & 1)) / 2, h & 1)] = this.value()
-    }
+    for (let i = 1; i < n; i++) obj[this.storedKey(this.varint())] = this.value()
     return Object.setPrototypeOf(obj, Object.prototype)
   }
 
