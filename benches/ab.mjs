@@ -1,0 +1,71 @@
+// A code change measured on a shared machine: this checkout's build and the one in another
+// checkout DIR (its own index.js and .node), alternated round by round in one process that
+// has loaded Baileys and the benchmark's stores (as `npm run bench` measures), on the same
+// real data. Prints, per workload, both medians and the median of the per-round ratios,
+// which moves far less than two runs of the benchmark do.
+//
+//   node --expose-gc benches/ab.mjs DIR [--rounds N]
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { generateData, SIZES } from './data.mjs'
+import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
+
+const args = process.argv.slice(2)
+const rounds = Number(args[args.indexOf('--rounds') + 1] || 21)
+const other = resolve(args[0] ?? '')
+const builds = [
+  ['this', createRequire(import.meta.url)('../index.js')],
+  ['DIR', createRequire(join(other, 'index.js'))(join(other, 'index.js'))],
+]
+const data = await generateData(SIZES.full, false)
+
+/** One round on a fresh store of `addon`: each workload's time in ms. */
+async function round(addon) {
+  const dir = mkdtempSync(join(tmpdir(), 'bra-ab-'))
+  const { state, close } = await addon.useRustAuthState(join(dir, 'auth.db'))
+  const timed = async (fn) => {
+    globalThis.gc?.()
+    await sleep(10)
+    const start = performance.now()
+    await fn()
+    return performance.now() - start
+  }
+  try {
+    const out = {}
+    out['W1 set 812 pre-keys'] = await timed(() => state.keys.set({ 'pre-key': data.preKeys }))
+    out['W2 get 812 pre-keys'] = await timed(() => state.keys.get('pre-key', Object.keys(data.preKeys)))
+    await state.keys.set({ session: data.sessions })
+    out['W3 2000 single gets'] = await timed(async () => {
+      for (const id of data.getIds) await state.keys.get('session', [id])
+    })
+    out['W4 get 500 sessions'] = await timed(() => state.keys.get('session', Object.keys(data.sessions)))
+    out['W4 set 500 sessions'] = await timed(() => state.keys.set({ session: data.sessionsNext }))
+    return out
+  } finally {
+    await close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1]
+const samples = {}
+for (let r = 0; r < rounds; r++) {
+  // Each build goes first every other round.
+  const order = r % 2 ? [...builds].reverse() : builds
+  const got = {}
+  for (const [name, addon] of order) got[name] = await round(addon)
+  for (const row of Object.keys(got.this)) {
+    const s = (samples[row] ??= { this: [], DIR: [], ratio: [] })
+    s.this.push(got.this[row])
+    s.DIR.push(got.DIR[row])
+    s.ratio.push(got.this[row] / got.DIR[row])
+  }
+}
+console.log(`this checkout against ${other}, ${rounds} rounds (medians, ms; ratio < 1: this build is faster)`)
+for (const [row, s] of Object.entries(samples)) {
+  const ms = (xs) => median(xs).toFixed(2).padStart(9)
+  console.log(`${row.padEnd(22)} this ${ms(s.this)}  DIR ${ms(s.DIR)}  this/DIR ${median(s.ratio).toFixed(3)}`)
+}
