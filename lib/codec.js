@@ -423,7 +423,7 @@ const NEXT_PART = 16 * 1024
  */
 const MAX_PART_KEYS = 4096
 
-/** How many keys `keys.set` data holds, up to `limit` and one more. */
+/** How many keys `keys.set` data holds, counted up to `limit` and one more. */
 function keysOf(data, limit) {
   let n = 0
   for (const byId of Object.values(data)) {
@@ -451,12 +451,18 @@ function encodeSet(data, stage = null) {
   const at = new SetProgress()
   let staged = false
   const parts =
-    stage === null || keysOf(data, MAX_PART_KEYS) > MAX_PART_KEYS
+    stage === null
       ? null
       : {
           at: FIRST_PART,
           take() {
-            if (at.written === 0) return // nothing of this type since the last part
+            // Nothing of this type since the last part, or a call sent whole (below).
+            if (at.written === 0 || this.at === Infinity) return
+            // Counted once a part is due, not for every small set.
+            if (!staged && keysOf(data, MAX_PART_KEYS) > MAX_PART_KEYS) {
+              this.at = Infinity
+              return
+            }
             stage(takePart(w, at))
             staged = true
             this.at = NEXT_PART

@@ -509,24 +509,7 @@ impl Staged {
                 let parsed = guarded(|| wire::parse_set(&frame));
                 let taken = match be {
                     // Written by the engine if it can (it declines the first part or none).
-                    Some(be) if self.writes.is_empty() => {
-                        let wrote = parsed.and_then(|w| Ok((guarded(|| be.write_part(&w))?, w)));
-                        match wrote {
-                            Ok((true, _)) => {
-                                self.open = true;
-                                Ok(())
-                            }
-                            Ok((false, w)) => {
-                                self.writes.extend(w);
-                                Ok(())
-                            }
-                            Err(e) => {
-                                // The set fails: nothing of its parts stays written.
-                                let _ = guarded(|| be.end_parts(None));
-                                Err(e)
-                            }
-                        }
-                    }
+                    Some(be) if self.writes.is_empty() => self.write(be, parsed),
                     _ => parsed.map(|w| self.writes.extend(w)),
                 };
                 if let Err(e) = taken {
@@ -539,6 +522,23 @@ impl Staged {
             ticket,
             result: Ok(Reply::Done),
         }
+    }
+
+    /// Has `be` write a parsed part, or keeps it if `be` declines; on any failure nothing of
+    /// the set's parts stays written.
+    fn write(&mut self, be: &mut dyn Backend, part: Result<Vec<KeyWrite>>) -> Result<()> {
+        let written = part.and_then(|writes| {
+            if guarded(|| be.write_part(&writes))? {
+                self.open = true;
+            } else {
+                self.writes.extend(writes);
+            }
+            Ok(())
+        });
+        if written.is_err() {
+            let _ = guarded(|| be.end_parts(None));
+        }
+        written
     }
 
     /// Completes the parts `be` holds open with the writes of `frame` (the rest of the set),

@@ -314,11 +314,22 @@ impl SqliteBackend {
         ))
     }
 
+    /// Starts an immediate transaction (a transaction left open by an earlier failure must
+    /// not swallow it).
+    fn begin(&self) -> Result<()> {
+        self.rollback();
+        Ok(self.exec("BEGIN IMMEDIATE")?)
+    }
+
+    /// In a write transaction: checks the lease, and the session's row (made if need be).
+    fn write_row(&mut self) -> Result<Row> {
+        self.check_lease()?;
+        self.row.for_write(&self.conn, &self.session, now_ms())
+    }
+
     /// Runs `f` in an immediate transaction, committed if it returns `Ok`.
     fn in_tx<R>(&mut self, f: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
-        // A transaction left open by an earlier failure must not swallow this one.
-        self.rollback();
-        self.exec("BEGIN IMMEDIATE")?;
+        self.begin()?;
         let r = f(self).and_then(|r| Ok((r, self.exec("COMMIT")?)));
         match r {
             Ok((r, ())) => Ok(r),
@@ -471,10 +482,8 @@ impl Backend for SqliteBackend {
             let row = match self.parts {
                 Some(row) => row,
                 None => {
-                    self.rollback();
-                    self.exec("BEGIN IMMEDIATE")?;
-                    self.check_lease()?;
-                    let row = self.row.for_write(&self.conn, &self.session, now_ms())?;
+                    self.begin()?;
+                    let row = self.write_row()?;
                     self.parts = Some(row);
                     row
                 }
@@ -526,8 +535,7 @@ impl Backend for SqliteBackend {
 
     fn apply(&mut self, batch: &[Mutation]) -> Vec<Result<()>> {
         let outcome = self.in_tx(|b| {
-            b.check_lease()?;
-            let row = b.row.for_write(&b.conn, &b.session, now_ms())?;
+            let row = b.write_row()?;
             Ok((row, b.apply_in_tx(row.id, batch)?))
         });
         match outcome {
