@@ -14,7 +14,8 @@ import { generateData, SIZES } from './data.mjs'
 import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
 
 const args = process.argv.slice(2)
-const rounds = Number(args[args.indexOf('--rounds') + 1] || 21)
+const at = args.indexOf('--rounds')
+const rounds = at >= 0 ? Number(args[at + 1]) : 21
 const other = resolve(args[0] ?? '')
 const builds = [
   ['this', createRequire(import.meta.url)('../index.js')],
