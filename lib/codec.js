@@ -534,11 +534,17 @@ function cachedKey(buf, start, len, base64) {
   return s
 }
 
-/** Reads values the native side has already checked (src/wire.rs validates every stored value). */
+/**
+ * Reads values the native side has already checked (src/wire.rs validates every stored value).
+ * `shared`: `buf` is a frame of this read's own, never written again, so the bytes values
+ * it holds can be handed out as views of it (a view costs a third of a copy; a value kept
+ * keeps its frame's memory). A buffer reused afterwards is read with copies.
+ */
 class Reader {
-  constructor(buf) {
+  constructor(buf, shared) {
     this.buf = buf
     this.pos = 0
+    this.shared = shared
   }
 
   varint() {
@@ -638,9 +644,11 @@ class Reader {
         return this.utf8()
       case BYTES: {
         const len = this.varint()
-        const out = Buffer.allocUnsafe(len)
-        buf.copy(out, 0, this.pos, this.pos + len)
+        const start = this.pos
         this.pos += len
+        if (this.shared) return buf.subarray(start, this.pos)
+        const out = Buffer.allocUnsafe(len)
+        buf.copy(out, 0, start, this.pos)
         return out
       }
       case ARRAY: {
@@ -686,7 +694,7 @@ class Reader {
  * collection would drop the reader's class and the compiled decoder with it (lib/open.js
  * keeps a native frame for the same reason).
  */
-Reader.kept = new Reader(Buffer.alloc(0))
+Reader.kept = new Reader(Buffer.alloc(0), false)
 
 /**
  * A presented value (src/wire.rs) at `r.pos`, `len` bytes: JSON text (flag 1) when JSON says
@@ -704,7 +712,7 @@ function presented(r, len) {
 
 /** Stored creds, as the native side presents them. */
 function decodeValue(buf) {
-  return presented(new Reader(buf), buf.length)
+  return presented(new Reader(buf, true), buf.length)
 }
 
 /** Reads one `[id][u32 length][value]` entry of an entries frame into `out`. */
@@ -718,7 +726,7 @@ function mapEntry(r, out) {
 }
 
 function* mapEntries(buf, out) {
-  const r = new Reader(buf)
+  const r = new Reader(buf, true)
   const n = r.varint()
   for (let i = 0; i < n; i++) {
     mapEntry(r, out)
@@ -728,7 +736,7 @@ function* mapEntries(buf, out) {
 }
 
 function* listEntries(buf, withValues) {
-  const r = new Reader(buf)
+  const r = new Reader(buf, true)
   const n = r.varint()
   const out = new Array(n)
   for (let i = 0; i < n; i++) {
@@ -757,7 +765,7 @@ const decodeMap = (buf, out = {}) => drive(mapEntries(buf, out))
  * (the frame says where it ends).
  */
 function decodeMapNow(buf) {
-  const r = new Reader(buf)
+  const r = new Reader(buf, false)
   const n = r.varint()
   const out = {}
   for (let i = 0; i < n; i++) mapEntry(r, out)
