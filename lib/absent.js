@@ -65,7 +65,4 @@ class Absent {
   }
 }
 
-/** One kept alive, as codec.js keeps a Reader: else each full collection drops the code compiled for it. */
-Absent.kept = new Absent()
-
 module.exports = { Absent }

@@ -337,8 +337,6 @@ class SetProgress {
     this.left = 0
   }
 }
-/** One kept alive, as `Reader.kept` is: else each full collection drops the encoder. */
-SetProgress.kept = new SetProgress()
 
 /** Writes a set frame into `w`, yielding after each value; `at` follows the progress. */
 function* setFrame(data, w, at, parts) {

@@ -98,12 +98,4 @@ function escape(v) {
   return String(v).replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
 }
 
-/**
- * One kept alive, with a call recorded, as codec.js keeps a Reader: V8 holds hidden classes
- * weakly, and once every store's metrics are gone a full collection would drop the classes of
- * Metrics and of its series, and the compiled `record` with them.
- */
-Metrics.kept = new Metrics('')
-Metrics.kept.record('set', undefined, performance.now(), 0, 0, undefined)
-
 module.exports = { Metrics, BUCKETS }
