@@ -106,6 +106,38 @@ describe('codec round trips through the store', () => {
     })
   }
 
+  it('stores an object\'s own keys only, whatever its prototype chain or getters do', async () => {
+    // Inherited enumerable keys (a polluted Object.prototype, a class with fields on its
+    // prototype) are not stored; a getter that deletes a later key still gives a sound frame.
+    class WithDefaults {
+      constructor() {
+        this.own = 1
+      }
+    }
+    WithDefaults.prototype.inherited = 2
+    const shifty = { a: 1, b: 2, c: 3 }
+    Object.defineProperty(shifty, 'a', {
+      enumerable: true,
+      get() {
+        delete shifty.c
+        return 1
+      },
+    })
+    Object.prototype.polluted = 'x' // eslint-disable-line no-extend-native
+    try {
+      await auth.state.keys.set({ odd: { plain: { x: 1, y: { z: 2 } }, empty: {}, classy: new WithDefaults(), shifty } })
+    } finally {
+      delete Object.prototype.polluted
+    }
+    const got = await auth.state.keys.get('odd', ['plain', 'empty', 'classy', 'shifty'])
+    assert.deepStrictEqual(got.plain, { x: 1, y: { z: 2 } })
+    assert.deepStrictEqual(got.empty, {})
+    assert.deepStrictEqual(got.classy, { own: 1 })
+    // Written key by key from the keys it had when its encoding began, as before: c is gone.
+    assert.deepStrictEqual(Object.keys(got.shifty), ['a', 'b', 'c'])
+    assert.deepStrictEqual([got.shifty.a, got.shifty.b, got.shifty.c], [1, 2, undefined])
+  })
+
   it('keeps creds with every kind of value, through a reopen', async () => {
     const make = generator(seeds[1] ^ 0x5bd1e995)
     const extra = {}
