@@ -628,17 +628,29 @@ class Reader {
   storedObject(n) {
     if (n === 0) return new Plain()
     const head = this.varint()
-    const first = this.storedKey(head)
-    if ((head & 1) === 0 && shapedFirst(first)) {
+    return this.objectFrom(n, this.storedKey(head), (head & 1) === 1, true)
+  }
+
+  /** The next key of an object: a stored-form key (`stored`), or UTF-8 text. */
+  nextKey(stored) {
+    return stored ? this.storedKey(this.varint()) : this.keyOf(this.varint(), 0)
+  }
+
+  /**
+   * An object of `n` (> 0) entries whose first key, `first`, was read: from Plain's root, or
+   * as a dictionary when its first key is an id (`byId`) or past Plain's budget.
+   */
+  objectFrom(n, first, byId, stored) {
+    if (!byId && shapedFirst(first)) {
       const obj = new Plain()
       this.entry(obj, first)
-      for (let i = 1; i < n; i++) this.entry(obj, this.storedKey(this.varint()))
+      for (let i = 1; i < n; i++) this.entry(obj, this.nextKey(stored))
       return obj
     }
     // Without a prototype, '__proto__' is an own property, as JSON.parse makes it.
     const obj = Object.create(null)
     obj[first] = this.value()
-    for (let i = 1; i < n; i++) obj[this.storedKey(this.varint())] = this.value()
+    for (let i = 1; i < n; i++) obj[this.nextKey(stored)] = this.value()
     return Object.setPrototypeOf(obj, Object.prototype)
   }
 
@@ -684,18 +696,7 @@ class Reader {
       }
       case OBJECT: {
         const n = this.varint()
-        if (n === 0) return new Plain()
-        const first = this.keyOf(this.varint(), 0)
-        if (shapedFirst(first)) {
-          const obj = new Plain()
-          this.entry(obj, first)
-          for (let i = 1; i < n; i++) this.entry(obj, this.keyOf(this.varint(), 0))
-          return obj
-        }
-        const obj = Object.create(null)
-        obj[first] = this.value()
-        for (let i = 1; i < n; i++) obj[this.keyOf(this.varint(), 0)] = this.value()
-        return Object.setPrototypeOf(obj, Object.prototype)
+        return n === 0 ? new Plain() : this.objectFrom(n, this.keyOf(this.varint(), 0), false, false)
       }
       case STORED_OBJECT:
         return this.storedObject(this.varint())
