@@ -8,6 +8,7 @@ use std::pin::Pin;
 use serde::Serialize;
 
 use crate::error::{Code, Error, Result};
+use crate::wire;
 
 /// One key write of a `keys.set` call: `value: None` deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,14 +136,19 @@ pub trait Backend: Send {
         Box::pin(ready(self.apply(batch)))
     }
 
-    /// Serves `get` at once when that involves no waiting on a lock (it runs on the caller's
-    /// thread); `None` sends it through the storage thread instead.
-    fn try_get(&mut self, _kind: &str, _ids: &[String]) -> Option<Result<Vec<Entry>>> {
+    /// `get` as a reply frame (src/wire.rs); an engine may build it straight from its rows.
+    fn get_frame(&mut self, kind: &str, ids: &[String]) -> Result<Vec<u8>> {
+        wire::entries_frame(kind, &self.get(kind, ids)?)
+    }
+
+    /// Serves `get_frame` at once when that involves no waiting on a lock (it runs on the
+    /// caller's thread); `None` sends it through the storage thread instead.
+    fn try_get_frame(&mut self, _kind: &str, _ids: &[String]) -> Option<Result<Vec<u8>>> {
         None
     }
 
-    /// Applies a small batch at once under the same conditions as `try_get`; `None` (nothing
-    /// written) sends it through the storage thread instead.
+    /// Applies a small batch at once under the same conditions as `try_get_frame`; `None`
+    /// (nothing written) sends it through the storage thread instead.
     fn try_apply(&mut self, _batch: &[Mutation]) -> Option<Vec<Result<()>>> {
         None
     }

@@ -4,8 +4,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backend::{Backend, KeyWrite, Lease, Mutation, Takeover};
+use crate::codec::{to_stored, Value};
 use crate::error::{Code, Result};
 use crate::server::ServerOptions;
+use crate::wire;
 
 pub type Open<'a> = &'a dyn Fn(&str) -> Box<dyn Backend>;
 
@@ -84,6 +86,27 @@ pub fn get_set_delete_clear(open: Open) {
 
 /// A batch of several mutations (group commit) applies each; a lost lease fails them all,
 /// writing nothing.
+/// A reply frame holds what `get` finds, presented; a damaged value fails the read instead
+/// of reaching JavaScript.
+pub fn frames_present_what_get_finds(open: Open) {
+    let mut db = open("default");
+    let json = Value::Object(vec![("n".into(), Value::Number(7.0))]).encode();
+    let bytes = Value::Bytes(vec![1, 2, 3]).encode();
+    let results = db.apply(&[Mutation::Keys(vec![
+        put("session", "b", &to_stored(&json).unwrap()),
+        put("session", "a", &to_stored(&bytes).unwrap()),
+    ])]);
+    assert_eq!(results, vec![Ok(())]);
+    let asked = ids(&["b", "missing", "a"]);
+    let found = db.get("session", &asked).unwrap();
+    assert_eq!(found.len(), 2);
+    let frame = db.get_frame("session", &asked).unwrap();
+    assert_eq!(frame, wire::entries_frame("session", &found).unwrap());
+    assert_eq!(db.get_frame("session", &ids(&["missing"])).unwrap(), [0]);
+    assert_eq!(db.apply(&[Mutation::Keys(vec![put("session", "c", &[200])])]), vec![Ok(())]);
+    assert_eq!(db.get_frame("session", &ids(&["c"])).unwrap_err().code, Code::Corrupt);
+}
+
 pub fn batches_apply_whole_or_not_at_all(open: Open) {
     let mut a = open("s");
     let mut b = open("s");

@@ -443,27 +443,27 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
     Ok(w.into_bytes())
 }
 
-/// A stored value, ready for JavaScript.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Presented {
-    /// JSON text that `JSON.parse` turns into exactly the stored value.
-    Json(Vec<u8>),
-    /// The stored bytes themselves, checked: for values JSON cannot carry exactly (bytes,
-    /// `undefined`, -0, NaN...) and objects keyed by ids.
-    Stored,
-}
-
-/// Renders a stored value for JavaScript: as JSON when that is exact, else checked and left
-/// as it is.
-pub fn present(stored: &[u8]) -> Result<Presented> {
-    let mut json = Vec::with_capacity(stored.len() + stored.len() / 3 + 16);
+/// Appends a stored value to `out` as JSON text that `JSON.parse` turns into exactly that
+/// value, and returns `true`; or, for a value JSON cannot carry exactly (bytes, `undefined`,
+/// -0, NaN...) or an object keyed by ids, checks it, leaves `out` as it was and returns
+/// `false`: such a value is handed over as stored. Written in place, with no buffer of its
+/// own: a read of many keys presents each.
+pub fn present_json(stored: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+    let start = out.len();
     let mut r = Reader::new(stored);
-    if json_value(&mut r, &mut json, 0)? {
-        r.finish()?;
-        return Ok(Presented::Json(json));
+    let json = json_value(&mut r, out, 0).and_then(|json| {
+        if json {
+            r.finish()?;
+        }
+        Ok(json)
+    });
+    if json.as_ref().is_ok_and(|json| *json) {
+        return Ok(true);
     }
+    out.truncate(start);
+    json?;
     validate(stored)?;
-    Ok(Presented::Stored)
+    Ok(false)
 }
 
 /// Copies one value token by token into the stored form: base64 strings and keys as bytes.
@@ -832,6 +832,16 @@ pub fn utf16_units(bytes: &[u8]) -> Vec<u16> {
 mod tests {
     use super::*;
 
+    /// What `present_json` appends after bytes already in the buffer (which it must keep):
+    /// the JSON text, or `None` for a value handed over as stored.
+    fn json_of(stored: &[u8]) -> Result<Option<String>> {
+        let mut out = b"head".to_vec();
+        let json = present_json(stored, &mut out)?;
+        assert_eq!(&out[..4], b"head");
+        assert!(json || out.len() == 4);
+        Ok(json.then(|| String::from_utf8(out[4..].to_vec()).unwrap()))
+    }
+
     fn round_trip(v: Value) {
         let bytes = v.encode();
         validate(&bytes).unwrap();
@@ -968,18 +978,12 @@ mod tests {
             stored.len(),
             wire.len()
         );
-        match present(&stored).unwrap() {
-            Presented::Json(text) => {
-                let text = String::from_utf8(text).unwrap();
-                assert_eq!(
-                    text,
-                    format!(
-                        r#"{{"version":"v1","rootKey":"{key}","list":[-3,0.5],"text":"quote \" slash \\ nl \u000a é"}}"#
-                    )
-                );
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            json_of(&stored).unwrap().expect("JSON"),
+            format!(
+                r#"{{"version":"v1","rootKey":"{key}","list":[-3,0.5],"text":"quote \" slash \\ nl \u000a é"}}"#
+            )
+        );
         // A key that is an id is kept as bytes, and the value handed over as stored.
         let keyed = Value::Object(vec![
             ("version".into(), Value::String("v1".into())),
@@ -988,7 +992,7 @@ mod tests {
         let wire = keyed.encode();
         let stored = to_stored(&wire).unwrap();
         assert!(stored.len() < wire.len() - 10);
-        assert_eq!(present(&stored).unwrap(), Presented::Stored);
+        assert_eq!(json_of(&stored).unwrap(), None);
         assert_eq!(Value::decode(&stored).unwrap(), keyed);
         // Anything JSON cannot carry exactly is handed over as stored.
         for special in [
@@ -1001,7 +1005,7 @@ mod tests {
         ] {
             let v = Value::Array(vec![Value::String(key.clone()), special]);
             let stored = to_stored(&v.encode()).unwrap();
-            assert_eq!(present(&stored).unwrap(), Presented::Stored);
+            assert_eq!(json_of(&stored).unwrap(), None);
             // Compared as encoded: NaN equals nothing.
             assert_eq!(Value::decode(&stored).unwrap().encode(), v.encode());
         }
@@ -1014,7 +1018,7 @@ mod tests {
             ("a".into(), Value::Undefined),
         ]);
         let stored = to_stored(&v.encode()).unwrap();
-        assert_eq!(present(&stored).unwrap(), Presented::Stored);
+        assert_eq!(json_of(&stored).unwrap(), None);
         assert_eq!(Value::decode(&stored).unwrap(), v);
     }
 
@@ -1024,12 +1028,12 @@ mod tests {
         let chains = Value::Object(vec![(id.into(), Value::Number(1.0))]);
         let v = Value::Object(vec![("_chains".into(), chains)]);
         let stored = to_stored(&v.encode()).unwrap();
-        assert_eq!(present(&stored).unwrap(), Presented::Stored);
+        assert_eq!(json_of(&stored).unwrap(), None);
         assert_eq!(Value::decode(&stored).unwrap(), v);
         // JSON gives up at the id, but the rest is still checked.
         let mut cut = stored.clone();
         cut.pop();
-        assert_eq!(present(&cut).unwrap_err().code, Code::Corrupt);
+        assert_eq!(json_of(&cut).unwrap_err().code, Code::Corrupt);
     }
 
     #[test]
@@ -1044,10 +1048,9 @@ mod tests {
             2f64.powi(53),
         ] {
             let stored = to_stored(&Value::Number(n).encode()).unwrap();
-            let Presented::Json(text) = present(&stored).unwrap() else {
-                panic!("{n} should be JSON")
-            };
-            let text = String::from_utf8(text).unwrap();
+            let text = json_of(&stored)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{n} should be JSON"));
             assert_eq!(text.parse::<f64>().unwrap(), n, "{text}");
         }
     }

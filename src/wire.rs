@@ -6,7 +6,7 @@
 //! - ids frame: `[count: varint][id: name]*`;
 //! - entries frame (replies): `[count: varint]` then `[id: name][len: u32 LE][value]*`, where
 //!   a value is a presented value: `[1][JSON text]` or `[0][stored-form codec value]` (see
-//!   `codec::Presented`)
+//!   `codec::present_json`)
 //!   (empty when only ids were asked for).
 //!
 //! A name is a varint byte length and UTF-8. Incoming values are checked and put in stored
@@ -145,45 +145,72 @@ pub fn ids_frame<S: AsRef<str>>(ids: &[S]) -> Vec<u8> {
 
 /// A stored value as JavaScript receives it: `[1][JSON]` or `[0][stored form]`.
 pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let presented = codec::present(stored).map_err(|e| {
+    out.push(1);
+    let json = codec::present_json(stored, out).map_err(|e| {
         Error::corrupt(format!(
             "stored {kind} {id:?} does not decode ({}); the file was damaged or written by something else",
             e.message
         ))
     })?;
-    match presented {
-        codec::Presented::Json(text) => {
-            out.push(1);
-            out.extend_from_slice(&text);
-        }
-        codec::Presented::Stored => {
-            out.push(0);
-            out.extend_from_slice(stored);
-        }
+    if !json {
+        *out.last_mut().expect("the flag just pushed") = 0;
+        out.extend_from_slice(stored);
     }
     Ok(())
 }
 
-/// Entries as a reply frame, each value checked and presented.
-pub fn entries_frame(kind: &str, entries: &[Entry]) -> Result<Vec<u8>> {
-    let size: usize = entries
-        .iter()
-        .map(|(id, v)| id.len() + v.len() * 4 / 3 + 10)
-        .sum();
-    let mut out = Vec::with_capacity(size + 5);
-    put_varint(&mut out, entries.len());
-    for (id, value) in entries {
-        put_varint(&mut out, id.len());
+/// An entries frame built entry by entry, each value checked and presented as it comes: a
+/// backend can hand over the values of its rows without a copy of its own of each.
+pub struct EntriesFrame<'k> {
+    kind: &'k str,
+    count: usize,
+    body: Vec<u8>,
+}
+
+impl<'k> EntriesFrame<'k> {
+    /// A frame of `kind` values, with room for about `bytes` of stored values.
+    pub fn new(kind: &'k str, bytes: usize) -> Self {
+        EntriesFrame {
+            kind,
+            count: 0,
+            body: Vec::with_capacity(bytes * 4 / 3 + 16),
+        }
+    }
+
+    /// Adds `id` and its stored value (empty when only ids were asked for).
+    pub fn push(&mut self, id: &str, stored: &[u8]) -> Result<()> {
+        let out = &mut self.body;
+        put_varint(out, id.len());
         out.extend_from_slice(id.as_bytes());
         let at = out.len();
         out.extend_from_slice(&[0; 4]);
-        if !value.is_empty() {
-            present(kind, id, value, &mut out)?;
+        if !stored.is_empty() {
+            present(self.kind, id, stored, out)?;
         }
         let len = (out.len() - at - 4) as u32;
         out[at..at + 4].copy_from_slice(&len.to_le_bytes());
+        self.count += 1;
+        Ok(())
     }
-    Ok(out)
+
+    /// The frame: its count, then the entries.
+    pub fn finish(self) -> Vec<u8> {
+        let mut head = Vec::with_capacity(10);
+        put_varint(&mut head, self.count);
+        let mut out = self.body;
+        out.splice(0..0, head);
+        out
+    }
+}
+
+/// Entries as a reply frame, each value checked and presented.
+pub fn entries_frame(kind: &str, entries: &[Entry]) -> Result<Vec<u8>> {
+    let bytes = entries.iter().map(|(id, v)| id.len() + v.len() + 6).sum();
+    let mut frame = EntriesFrame::new(kind, bytes);
+    for (id, value) in entries {
+        frame.push(id, value)?;
+    }
+    Ok(frame.finish())
 }
 
 #[cfg(test)]

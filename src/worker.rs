@@ -364,7 +364,9 @@ fn closed<T>(ticket: T, rx: &mut Receiver<T>, notify: &mut impl Notify<T>) {
 /// Serves a call that neither writes, opens nor closes.
 fn read(op: Op, be: &mut dyn Backend) -> Result<Reply> {
     guarded(|| match op {
-        Op::Get { kind, ids } => entries(&kind, be.get(&kind, &wire::parse_ids(&ids)?)),
+        Op::Get { kind, ids } => be
+            .get_frame(&kind, &wire::parse_ids(&ids)?)
+            .map(Reply::Frame),
         Op::LoadCreds => creds(be.load_creds()),
         Op::List {
             kind,

@@ -9,9 +9,9 @@
 //! A failure prints the smallest input that still fails.
 
 use baileys_rust_auth::codec::{
-    base64, present, to_stored, validate, Presented, Reader, Token, Value, Writer, MAX_DEPTH,
+    base64, present_json, to_stored, validate, Reader, Token, Value, Writer, MAX_DEPTH,
 };
-use baileys_rust_auth::error::Code;
+use baileys_rust_auth::error::{Code, Result};
 use baileys_rust_auth::wire;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -219,6 +219,19 @@ fn contains_base64_text(v: &Value) -> bool {
 /// value) and keeps every bit of a float, so NaN and -0 compare as they should.
 fn same(a: &Value, b: &Value) -> bool {
     a.encode() == b.encode()
+}
+
+/// The JSON text `present_json` appends after what a buffer already holds, or `None` when
+/// the value is handed over as stored; either way the buffer's earlier bytes stay.
+fn present(stored: &[u8]) -> Result<Option<Vec<u8>>> {
+    let head = b"earlier entries";
+    let mut out = head.to_vec();
+    let json = present_json(stored, &mut out);
+    assert_eq!(&out[..head.len()], head);
+    if !matches!(json, Ok(true)) {
+        assert_eq!(out.len(), head.len(), "nothing left behind");
+    }
+    Ok(json?.then(|| out[head.len()..].to_vec()))
 }
 
 fn assert_corrupt<T: std::fmt::Debug>(r: baileys_rust_auth::error::Result<T>, what: &str) {
@@ -480,14 +493,14 @@ proptest! {
         let presented = present(&stored).expect("presents");
         let want = form(&v);
         match presented {
-            Presented::Json(text) => {
+            Some(text) => {
                 prop_assert_eq!(want, Form::Json, "JSON for {:?}", v);
                 let parsed = Json::parse(&text);
                 prop_assert!(parsed.is_some(), "not strict JSON: {}", String::from_utf8_lossy(&text));
                 let parsed = parsed.expect("checked");
                 prop_assert!(same(&parsed, &v), "JSON {} reads as {parsed:?}, not {v:?}", String::from_utf8_lossy(&text));
             }
-            Presented::Stored => {
+            None => {
                 prop_assert_eq!(want, Form::Stored, "stored form for {:?}", v);
                 let back = Value::decode(&stored).expect("stored form decodes");
                 prop_assert_eq!(back.encode(), wire);
@@ -500,11 +513,11 @@ proptest! {
     fn json_values_present_as_json(v in json_value()) {
         let stored = to_stored(&v.encode()).expect("accepted");
         match present(&stored).expect("presents") {
-            Presented::Json(text) => {
+            Some(text) => {
                 let parsed = Json::parse(&text).expect("strict JSON");
                 prop_assert!(same(&parsed, &v));
             }
-            other => prop_assert!(false, "{other:?} for {v:?}"),
+            None => prop_assert!(false, "stored form for {v:?}"),
         }
     }
 

@@ -272,8 +272,7 @@ impl NativeStore {
             let ids = wire::parse_ids(&ids)
                 .ok()
                 .filter(|i| i.len() <= MAX_NOW_IDS)?;
-            let found = be.try_get(&kind, &ids)?.ok()?;
-            wire::entries_frame(&kind, &found).ok()
+            be.try_get_frame(&kind, &ids)?.ok()
         });
         match frame {
             Some(f) if f.len() <= out.len() => {

@@ -67,6 +67,7 @@ fn with_params(url: &str, params: &str) -> String {
 
 crate::backend_contract!(fresh;
     get_set_delete_clear,
+    frames_present_what_get_finds,
     batches_apply_whole_or_not_at_all,
     sessions_are_isolated_and_survive_reopen,
     list_pages_in_id_order,

@@ -48,6 +48,7 @@ fn admin<T: ::redis::FromRedisValue>(cmd: &::redis::Cmd) -> Result<T> {
 
 crate::backend_contract!(fresh;
     get_set_delete_clear,
+    frames_present_what_get_finds,
     batches_apply_whole_or_not_at_all,
     sessions_are_isolated_and_survive_reopen,
     list_pages_in_id_order,
