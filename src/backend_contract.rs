@@ -103,8 +103,14 @@ pub fn frames_present_what_get_finds(open: Open) {
     let frame = db.get_frame("session", &asked).unwrap();
     assert_eq!(frame, wire::entries_frame("session", &found).unwrap());
     assert_eq!(db.get_frame("session", &ids(&["missing"])).unwrap(), [0]);
-    assert_eq!(db.apply(&[Mutation::Keys(vec![put("session", "c", &[200])])]), vec![Ok(())]);
-    assert_eq!(db.get_frame("session", &ids(&["c"])).unwrap_err().code, Code::Corrupt);
+    assert_eq!(
+        db.apply(&[Mutation::Keys(vec![put("session", "c", &[200])])]),
+        vec![Ok(())]
+    );
+    assert_eq!(
+        db.get_frame("session", &ids(&["c"])).unwrap_err().code,
+        Code::Corrupt
+    );
 }
 
 pub fn batches_apply_whole_or_not_at_all(open: Open) {
