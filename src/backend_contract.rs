@@ -84,8 +84,6 @@ pub fn get_set_delete_clear(open: Open) {
     assert_eq!(db.load_creds().unwrap(), Some(b"creds".to_vec()));
 }
 
-/// A batch of several mutations (group commit) applies each; a lost lease fails them all,
-/// writing nothing.
 /// A reply frame holds what `get` finds, presented; a damaged value fails the read instead
 /// of reaching JavaScript.
 pub fn frames_present_what_get_finds(open: Open) {
@@ -113,6 +111,8 @@ pub fn frames_present_what_get_finds(open: Open) {
     );
 }
 
+/// A batch of several mutations (group commit) applies each; a lost lease fails them all,
+/// writing nothing.
 pub fn batches_apply_whole_or_not_at_all(open: Open) {
     let mut a = open("s");
     let mut b = open("s");

@@ -451,19 +451,15 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
 pub fn present_json(stored: &[u8], out: &mut Vec<u8>) -> Result<bool> {
     let start = out.len();
     let mut r = Reader::new(stored);
-    let json = json_value(&mut r, out, 0).and_then(|json| {
-        if json {
-            r.finish()?;
+    match json_value(&mut r, out, 0).map(|json| json && r.finish().is_ok()) {
+        Ok(true) => Ok(true),
+        // Not JSON, or damaged: whatever was written goes, and the whole value is checked.
+        _ => {
+            out.truncate(start);
+            validate(stored)?;
+            Ok(false)
         }
-        Ok(json)
-    });
-    if json.as_ref().is_ok_and(|json| *json) {
-        return Ok(true);
     }
-    out.truncate(start);
-    json?;
-    validate(stored)?;
-    Ok(false)
 }
 
 /// Copies one value token by token into the stored form: base64 strings and keys as bytes.
