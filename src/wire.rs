@@ -164,22 +164,29 @@ pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result
 pub struct EntriesFrame<'k> {
     kind: &'k str,
     count: usize,
-    body: Vec<u8>,
+    /// Bytes kept at the start for the count: as many as the largest count expected takes,
+    /// so that the entries need not move once it is known (unless it is far smaller).
+    head: usize,
+    out: Vec<u8>,
 }
 
 impl<'k> EntriesFrame<'k> {
-    /// A frame of `kind` values, with room for about `bytes` of stored values.
-    pub fn new(kind: &'k str, bytes: usize) -> Self {
+    /// A frame of at most about `entries` `kind` values, with room for about `bytes` of
+    /// stored values.
+    pub fn new(kind: &'k str, entries: usize, bytes: usize) -> Self {
+        let mut out = Vec::with_capacity(bytes * 4 / 3 + 16);
+        put_varint(&mut out, entries);
         EntriesFrame {
             kind,
             count: 0,
-            body: Vec::with_capacity(bytes * 4 / 3 + 16),
+            head: out.len(),
+            out,
         }
     }
 
     /// Adds `id` and its stored value (empty when only ids were asked for).
     pub fn push(&mut self, id: &str, stored: &[u8]) -> Result<()> {
-        let out = &mut self.body;
+        let out = &mut self.out;
         put_varint(out, id.len());
         out.extend_from_slice(id.as_bytes());
         let at = out.len();
@@ -195,10 +202,14 @@ impl<'k> EntriesFrame<'k> {
 
     /// The frame: its count, then the entries.
     pub fn finish(self) -> Vec<u8> {
-        let mut head = Vec::with_capacity(10);
-        put_varint(&mut head, self.count);
-        let mut out = self.body;
-        out.splice(0..0, head);
+        let mut count = Vec::with_capacity(10);
+        put_varint(&mut count, self.count);
+        let mut out = self.out;
+        if count.len() == self.head {
+            out[..self.head].copy_from_slice(&count);
+        } else {
+            out.splice(..self.head, count);
+        }
         out
     }
 }
@@ -206,7 +217,7 @@ impl<'k> EntriesFrame<'k> {
 /// Entries as a reply frame, each value checked and presented.
 pub fn entries_frame(kind: &str, entries: &[Entry]) -> Result<Vec<u8>> {
     let bytes = entries.iter().map(|(id, v)| id.len() + v.len() + 6).sum();
-    let mut frame = EntriesFrame::new(kind, bytes);
+    let mut frame = EntriesFrame::new(kind, entries.len(), bytes);
     for (id, value) in entries {
         frame.push(id, value)?;
     }
@@ -271,5 +282,22 @@ mod tests {
         assert_eq!(frame, [1, 1, b'b', 2, 0, 0, 0, 0, codec::tag::UNDEFINED]);
         let bad = vec![("a".to_string(), vec![200])];
         assert_eq!(entries_frame("t", &bad).unwrap_err().code, Code::Corrupt);
+    }
+
+    #[test]
+    fn an_entries_frame_holds_its_count_however_many_were_expected() {
+        let entries: Vec<_> = (0..200)
+            .map(|i| (i.to_string(), Value::Number(i as f64).encode()))
+            .collect();
+        for (expected, found) in [(200, 1), (1, 200), (200, 200), (0, 0)] {
+            let mut frame = EntriesFrame::new("t", expected, 0);
+            for (id, v) in &entries[..found] {
+                frame.push(id, v).unwrap();
+            }
+            assert_eq!(
+                frame.finish(),
+                entries_frame("t", &entries[..found]).unwrap()
+            );
+        }
     }
 }

@@ -471,7 +471,8 @@ impl Backend for SqliteBackend {
     /// The frame is written from the rows themselves: no copy of each value on the way.
     fn get_frame(&mut self, kind: &str, ids: &[String]) -> Result<Vec<u8>> {
         self.reading(ids.len() > 1, |conn, session| {
-            let mut frame = wire::EntriesFrame::new(kind, ids.len() * 128);
+            // Room guessed at a pre-key's size (about 100 bytes); larger values grow it.
+            let mut frame = wire::EntriesFrame::new(kind, ids.len(), ids.len() * 128);
             if let Some(session) = session {
                 each_key(conn, session, kind, ids, |id, v| frame.push(id, v))?;
             }
