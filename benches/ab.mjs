@@ -10,7 +10,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { generateData, SIZES } from './data.mjs'
+import { generateData, mutateCreds, SIZES, structuredCloneWithBuffers } from './data.mjs'
 import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
 
 const args = process.argv.slice(2)
@@ -26,7 +26,7 @@ const data = await generateData(SIZES.full, false)
 /** One round on a fresh store of `addon`: each workload's time in ms. */
 async function round(addon) {
   const dir = mkdtempSync(join(tmpdir(), 'bra-ab-'))
-  const { state, close } = await addon.useRustAuthState(join(dir, 'auth.db'))
+  const { state, saveCreds, close } = await addon.useRustAuthState(join(dir, 'auth.db'))
   const timed = async (fn) => {
     globalThis.gc?.()
     await sleep(10)
@@ -39,11 +39,22 @@ async function round(addon) {
     out['W1 set 812 pre-keys'] = await timed(() => state.keys.set({ 'pre-key': data.preKeys }))
     out['W2 get 812 pre-keys'] = await timed(() => state.keys.get('pre-key', Object.keys(data.preKeys)))
     await state.keys.set({ session: data.sessions })
+    out['W3 2000 single sets'] = await timed(async () => {
+      for (const { id, value } of data.steps) await state.keys.set({ session: { [id]: value } })
+    })
     out['W3 2000 single gets'] = await timed(async () => {
       for (const id of data.getIds) await state.keys.get('session', [id])
     })
     out['W4 get 500 sessions'] = await timed(() => state.keys.get('session', Object.keys(data.sessions)))
     out['W4 set 500 sessions'] = await timed(() => state.keys.set({ session: data.sessionsNext }))
+    Object.assign(state.creds, structuredCloneWithBuffers(data.creds))
+    await saveCreds()
+    out['W5 1000 saveCreds'] = await timed(async () => {
+      for (let i = 0; i < data.sizes.creds; i++) {
+        mutateCreds(state.creds, i)
+        await saveCreds()
+      }
+    })
     return out
   } finally {
     await close()

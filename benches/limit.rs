@@ -3,11 +3,15 @@
 //! The JavaScript runner compares the addon against these figures.
 //!
 //!   limit <fixture> [--rounds N] [--durability normal,full]
+//!   limit <fixture> --codec [--rounds N]
 //!
 //! The fixture (written by benches/run.mjs) starts with `BRALIMIT1\n`, then holds records
 //! `[group: u8][type: u32 LE len + UTF-8][id: u32 LE len + UTF-8][value: u32 LE len + wire
 //! form]`; the groups are the `G_*` constants below. Prints one line of JSON:
-//! `{ "<durability>": { "<workload>": [milliseconds per round] } }`.
+//! `{ "<durability>": { "<workload>": [milliseconds per round] } }`. With `--codec`, it times
+//! instead the checks the addon makes in Rust, on the same values: wire form to stored form
+//! (`to_stored`, what each write pays) and the check of a stored value (`validate`, what each
+//! read pays), printed as `{ "codec": { "<step> <workload>": [...] } }`.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -15,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use baileys_rust_auth::backend::{Backend, KeyWrite, Mutation};
-use baileys_rust_auth::codec::to_stored;
+use baileys_rust_auth::codec::{to_stored, validate};
 use baileys_rust_auth::sqlite::{Durability, Options, SqliteBackend};
 
 const MAGIC: &[u8] = b"BRALIMIT1\n";
@@ -36,6 +40,8 @@ const CONCURRENCY: usize = 50;
 
 struct Fixture {
     groups: BTreeMap<u8, Vec<KeyWrite>>,
+    /// The values of each group in wire form, as JavaScript sends them.
+    wire: BTreeMap<u8, Vec<Vec<u8>>>,
 }
 
 impl Fixture {
@@ -48,6 +54,7 @@ impl Fixture {
         );
         let mut rest = &bytes[MAGIC.len()..];
         let mut groups: BTreeMap<u8, Vec<KeyWrite>> = BTreeMap::new();
+        let mut wires: BTreeMap<u8, Vec<Vec<u8>>> = BTreeMap::new();
         while let Some((&group, tail)) = rest.split_first() {
             rest = tail;
             let kind = String::from_utf8(field(&mut rest)).expect("type is UTF-8");
@@ -59,8 +66,12 @@ impl Fixture {
                 .entry(group)
                 .or_default()
                 .push(KeyWrite { kind, id, value });
+            wires.entry(group).or_default().push(wire);
         }
-        Fixture { groups }
+        Fixture {
+            groups,
+            wire: wires,
+        }
     }
 
     fn group(&self, g: u8) -> &[KeyWrite] {
@@ -132,6 +143,30 @@ fn ids(writes: &[KeyWrite]) -> Vec<String> {
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+/// One round of the codec's steps over the values of W1, W3 sets, W4 and W5.
+fn codec_round(f: &Fixture, out: &mut BTreeMap<&'static str, Vec<f64>>) {
+    let groups = [
+        ("to_stored W1", "validate W1", G_PRE_KEYS),
+        ("to_stored W3", "validate W3", G_CHAT_STEPS),
+        ("to_stored W4", "validate W4", G_SESSIONS),
+        ("to_stored W5", "validate W5", G_CREDS),
+    ];
+    for (converted, checked, group) in groups {
+        let wire = f.wire.get(&group).map_or(&[][..], Vec::as_slice);
+        let t = Instant::now();
+        let stored: Vec<Vec<u8>> = wire
+            .iter()
+            .map(|w| to_stored(black_box(w)).expect("valid wire value"))
+            .collect();
+        out.entry(converted).or_default().push(ms(t));
+        let t = Instant::now();
+        for v in &stored {
+            validate(black_box(v)).expect("valid stored value");
+        }
+        out.entry(checked).or_default().push(ms(t));
+    }
 }
 
 /// One round of every workload; each starts from a fresh database, as in the runner.
@@ -224,6 +259,7 @@ fn main() {
     let mut fixture = None;
     let mut rounds = 5usize;
     let mut durabilities = vec![Durability::Normal, Durability::Full];
+    let mut codec = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--rounds" => {
@@ -244,6 +280,7 @@ fn main() {
                     })
                     .collect()
             }
+            "--codec" => codec = true,
             // `cargo bench` passes `--bench` to every bench target.
             "--bench" => {}
             path => fixture = Some(PathBuf::from(path)),
@@ -251,15 +288,25 @@ fn main() {
     }
     let fixture = Fixture::read(&fixture.expect("usage: limit <fixture> [--rounds N]"));
 
+    // One section per durability, or the codec's alone.
+    let sections: Vec<Option<Durability>> = if codec {
+        vec![None]
+    } else {
+        durabilities.into_iter().map(Some).collect()
+    };
     let mut json = String::from("{");
-    for (i, &durability) in durabilities.iter().enumerate() {
+    for (i, &section) in sections.iter().enumerate() {
         let mut out = BTreeMap::new();
         for _ in 0..rounds {
-            round(&fixture, durability, &mut out);
+            match section {
+                Some(durability) => round(&fixture, durability, &mut out),
+                None => codec_round(&fixture, &mut out),
+            }
         }
-        let name = match durability {
-            Durability::Normal => "normal",
-            Durability::Full => "full",
+        let name = match section {
+            Some(Durability::Normal) => "normal",
+            Some(Durability::Full) => "full",
+            None => "codec",
         };
         let fields: Vec<String> = out
             .iter()

@@ -173,7 +173,10 @@ impl Writer {
     /// canonical base64 long enough to be worth it, decoding in place: most libsignal strings
     /// are base64, and a buffer of their own for each would cost an allocation.
     fn try_base64(&mut self, text: &[u8], head: impl FnOnce(&mut Self, usize)) -> bool {
-        let Some(n) = base64::decoded_len(text).filter(|_| text.len() >= MIN_BASE64) else {
+        if text.len() < MIN_BASE64 {
+            return false;
+        }
+        let Some(n) = base64::decoded_len(text) else {
             return false;
         };
         let mark = self.buf.len();
@@ -189,9 +192,9 @@ impl Writer {
     /// to be UTF-8 only when it is not (base64 is ASCII).
     fn stored_key(&mut self, k: &[u8]) -> Result<()> {
         if !self.try_base64(k, |w, n| w.varint(((n as u64) << 1) | 1)) {
-            let k = utf8(k)?;
+            check_utf8(k)?;
             self.varint((k.len() as u64) << 1);
-            self.buf.extend_from_slice(k.as_bytes());
+            self.buf.extend_from_slice(k);
         }
         Ok(())
     }
@@ -202,7 +205,10 @@ impl Writer {
             w.buf.push(tag::BASE64);
             w.varint(n as u64);
         }) {
-            self.string(utf8(s)?);
+            check_utf8(s)?;
+            self.buf.push(tag::STRING);
+            self.varint(s.len() as u64);
+            self.buf.extend_from_slice(s);
         }
         Ok(())
     }
@@ -210,6 +216,19 @@ impl Writer {
 
 fn utf8(b: &[u8]) -> Result<&str> {
     std::str::from_utf8(b).map_err(|_| Error::corrupt("stored string is not UTF-8"))
+}
+
+fn not_utf8_key() -> Error {
+    Error::corrupt("stored key is not UTF-8")
+}
+
+/// Checks `b` is UTF-8 where the bytes are all that is needed: most strings and keys are
+/// ASCII, which `is_ascii` checks inline, a word at a time.
+fn check_utf8(b: &[u8]) -> Result<()> {
+    if b.is_ascii() {
+        return Ok(());
+    }
+    utf8(b).map(|_| ())
 }
 
 /// One step of a decoded value.
@@ -296,6 +315,16 @@ impl<'a> Reader<'a> {
     }
 
     fn varint(&mut self) -> Result<u64> {
+        // Most lengths and counts take one byte.
+        if let Some(&b) = self.buf.get(self.pos).filter(|&&b| b < 0x80) {
+            self.pos += 1;
+            return Ok(u64::from(b));
+        }
+        self.long_varint()
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self) -> Result<u64> {
         let mut n: u64 = 0;
         for shift in (0..70).step_by(7) {
             let b = self.byte()?;
@@ -373,16 +402,19 @@ impl<'a> Reader<'a> {
     }
 
     pub fn stored_key(&mut self) -> Result<Key<'a>> {
+        match self.raw_stored_key()? {
+            (true, bytes) => Ok(Key::Base64(bytes)),
+            (false, text) => std::str::from_utf8(text)
+                .map(Key::Text)
+                .map_err(|_| not_utf8_key()),
+        }
+    }
+
+    /// A stored-form key as stored: whether it is the bytes of base64 text, and its bytes.
+    fn raw_stored_key(&mut self) -> Result<(bool, &'a [u8])> {
         let n = self.varint()?;
         let len = usize::try_from(n >> 1).map_err(|_| Self::truncated())?;
-        let bytes = self.take(len)?;
-        if n & 1 == 1 {
-            Ok(Key::Base64(bytes))
-        } else {
-            std::str::from_utf8(bytes)
-                .map(Key::Text)
-                .map_err(|_| Error::corrupt("stored key is not UTF-8"))
-        }
+        Ok((n & 1 == 1, self.take(len)?))
     }
 
     /// Reads the key of an entry of `object` (a wire or a stored-form object).
@@ -403,6 +435,33 @@ impl<'a> Reader<'a> {
     pub fn skip(&mut self, depth: usize) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(Error::corrupt("stored value is nested too deep"));
+        }
+        // Strings and keys, most of a stored value, are checked without being read as `str`.
+        match self.peek() {
+            Some(tag::STRING) => {
+                self.pos += 1;
+                return check_utf8(self.raw_str()?);
+            }
+            Some(tag::INT) => {
+                self.pos += 1;
+                return self.varint().map(|_| ());
+            }
+            Some(tag::BASE64) => {
+                self.pos += 1;
+                return self.raw_str().map(|_| ());
+            }
+            Some(tag::STORED_OBJECT) => {
+                self.pos += 1;
+                for _ in 0..self.len(2)? {
+                    let (base64, key) = self.raw_stored_key()?;
+                    if !base64 {
+                        check_utf8(key).map_err(|_| not_utf8_key())?;
+                    }
+                    self.skip(depth + 1)?;
+                }
+                return Ok(());
+            }
+            _ => {}
         }
         let t = self.token()?;
         match t {
@@ -467,9 +526,26 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::corrupt("stored value is nested too deep"));
     }
-    if r.peek() == Some(tag::STRING) {
-        r.pos += 1;
-        return w.stored_string(r.raw_str()?);
+    match r.peek() {
+        Some(tag::STRING) => {
+            r.pos += 1;
+            return w.stored_string(r.raw_str()?);
+        }
+        // An integer stays the integer it is, without going through f64 (as `token` reads
+        // it); one out of the exact range becomes the number `token` would make of it.
+        Some(tag::INT) => {
+            r.pos += 1;
+            let z = r.varint()?;
+            // |the integer| is (z >> 1) + (z & 1), as zigzag pairs n >= 0 with 2n, n < 0 with -2n - 1.
+            if (z >> 1) + (z & 1) <= MAX_SAFE_INT as u64 {
+                w.buf.push(tag::INT);
+                w.varint(z);
+            } else {
+                w.number((((z >> 1) as i64) ^ -((z & 1) as i64)) as f64);
+            }
+            return Ok(());
+        }
+        _ => {}
     }
     match r.token()? {
         Token::Undefined => w.undefined(),
@@ -691,9 +767,18 @@ pub mod base64 {
     fn fill(s: &[u8], dst: &mut [u8]) -> bool {
         let (body, last) = s.split_at(s.len() - 4);
         let (dst_body, dst_last) = dst.split_at_mut(dst.len() - 3);
+        // Symbols outside the alphabet are noted, not branched on: the bytes written then
+        // are discarded.
+        let mut outside = 0;
         for (q, d) in body.chunks_exact(4).zip(dst_body.chunks_exact_mut(3)) {
-            let Some(n) = quad(q) else { return false };
+            let [a, b, c, e] = [q[0], q[1], q[2], q[3]].map(|c| SEXTETS[c as usize]);
+            outside |= a | b | c | e;
+            let n =
+                (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(e);
             d.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+        }
+        if outside & 0xc0 != 0 {
+            return false;
         }
         // The last group may be padded: `x===` is never canonical, and the bits past the
         // last byte must be zero, or encoding the bytes again would give another string.
@@ -1056,5 +1141,43 @@ mod tests {
         let mut bytes = [tag::ARRAY, 1].repeat(MAX_DEPTH + 2);
         bytes.push(tag::NULL);
         assert_eq!(validate(&bytes).unwrap_err().code, Code::Corrupt);
+    }
+
+    #[test]
+    fn integers_are_stored_as_the_numbers_they_read_as() {
+        // A wire integer is kept as it is when JavaScript reads it exactly, and otherwise
+        // becomes the nearest number, as reading it as a number and writing that gives.
+        let limit = 1u64 << 53;
+        let zigzag = |i: i64| ((i << 1) ^ (i >> 63)) as u64;
+        for z in [
+            0,
+            1,
+            127,
+            128,
+            zigzag(limit as i64),
+            zigzag(-(limit as i64)),
+            zigzag(limit as i64 + 1),
+            zigzag(-(limit as i64) - 1),
+            u64::MAX >> 1,
+            u64::MAX,
+        ] {
+            let mut wire = vec![tag::INT];
+            let mut n = z;
+            while n >= 0x80 {
+                wire.push((n as u8) | 0x80);
+                n >>= 7;
+            }
+            wire.push(n as u8);
+            let i = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            let mut expected = Writer::new();
+            expected.number(i as f64);
+            assert_eq!(
+                to_stored(&wire).unwrap(),
+                expected.into_bytes(),
+                "zigzag {z}"
+            );
+        }
+        // An overlong length is read for what it says and stored in its shortest form.
+        assert_eq!(to_stored(&[tag::INT, 0x82, 0x00]).unwrap(), [tag::INT, 2]);
     }
 }
