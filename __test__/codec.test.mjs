@@ -133,9 +133,39 @@ describe('codec round trips through the store', () => {
     assert.deepStrictEqual(got.plain, { x: 1, y: { z: 2 } })
     assert.deepStrictEqual(got.empty, {})
     assert.deepStrictEqual(got.classy, { own: 1 })
-    // Written key by key from the keys it had when its encoding began, as before: c is gone.
+    // With Object.prototype polluted, keys are listed as Object.keys lists them, when the
+    // encoding of the object began: c is listed, and gone once reached.
     assert.deepStrictEqual(Object.keys(got.shifty), ['a', 'b', 'c'])
     assert.deepStrictEqual([got.shifty.a, got.shifty.b, got.shifty.c], [1, 2, undefined])
+  })
+
+  it('keeps objects of many keys, in their order, and objects without a prototype', async () => {
+    // Past 127 keys an object's count takes more than the one byte first left for it.
+    const sized = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${n - i}`, i]))
+    const bare = Object.create(null)
+    bare.b = { c: [1, bare.d] }
+    bare.a = 'x'
+    const values = { k127: sized(127), k128: sized(128), k20000: sized(20_000), bare, inBare: { bare } }
+    await auth.state.keys.set({ many: values })
+    const got = await auth.state.keys.get('many', Object.keys(values))
+    for (const [id, v] of Object.entries(values)) {
+      assert.deepStrictEqual(JSON.stringify(got[id]), JSON.stringify(v), id)
+      assert.deepStrictEqual(Object.keys(got[id]), Object.keys(v), `${id}: order`)
+    }
+  })
+
+  it('does not store a key a getter deleted before it was reached', async () => {
+    const shifty = { a: 1, b: 2, c: 3 }
+    Object.defineProperty(shifty, 'a', {
+      enumerable: true,
+      get() {
+        delete shifty.c
+        return 1
+      },
+    })
+    await auth.state.keys.set({ odd: { shifty } })
+    const { shifty: got } = await auth.state.keys.get('odd', ['shifty'])
+    assert.deepStrictEqual(got, { a: 1, b: 2 })
   })
 
   it('keeps creds with every kind of value, through a reopen', async () => {

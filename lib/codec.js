@@ -45,6 +45,8 @@ class Writer {
     /** Levels of nesting into the value being written, and the objects on the way past the first levels (see `enter`). */
     this.depth = 0
     this.path = []
+    /** Whether plain objects inherit enumerable properties (see `begin`). */
+    this.inherits = false
   }
 
   /** The bytes written since `reset`, as a view valid until the next write. */
@@ -233,15 +235,54 @@ class Writer {
       if (v instanceof Map || v instanceof Set) throw unsupported('a Map or Set')
     }
     this.enter(v)
-    const keys = Object.keys(v)
     this.u8(OBJECT)
-    this.varint(keys.length)
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i]
-      if (!this.utf8(k)) throw unsupported('an object key with a lone surrogate')
-      this.value(v[k])
+    if (proto === null || (proto === Object.prototype && !this.inherits)) {
+      // for-in lists what Object.keys does when nothing is inherited, and the engine then
+      // reads each property at the place its list gives, not by looking its name up.
+      const countAt = this.pos
+      this.u8(0)
+      let n = 0
+      for (const k in v) {
+        if (!this.utf8(k)) throw unsupported('an object key with a lone surrogate')
+        this.value(v[k])
+        n++
+      }
+      if (n < 0x80) this.buf[countAt] = n
+      else this.widenCount(countAt, n)
+    } else {
+      const keys = Object.keys(v)
+      this.varint(keys.length)
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i]
+        if (!this.utf8(k)) throw unsupported('an object key with a lone surrogate')
+        this.value(v[k])
+      }
     }
     this.leave()
+  }
+
+  /** Writes count `n` at `at`, where one byte was left for it, moving what follows. */
+  widenCount(at, n) {
+    let size = 1
+    for (let m = n; m >= 0x80; m = Math.floor(m / 0x80)) size++
+    const end = this.pos
+    this.ensure(size - 1)
+    this.buf.copyWithin(at + size, at + 1, end)
+    this.pos = at
+    this.varint(n)
+    this.pos = end + size - 1
+  }
+
+  /**
+   * Starts a value. A plain object's enumerable properties inherited from Object.prototype
+   * (there are none unless a library added some) would be listed by for-in: then keys are
+   * listed as Object.keys lists them.
+   */
+  begin() {
+    this.depth = 0
+    this.path.length = 0
+    this.inherits = false
+    for (const _ in Object.prototype) this.inherits = true
   }
 
   /** A type name or id of a frame. */
@@ -261,6 +302,7 @@ let writer = new Writer()
 /** Encodes one value (the creds object); the result is a view, valid until the next encode. */
 function encodeValue(v) {
   writer.reset()
+  writer.begin()
   writer.value(v)
   return writer.view()
 }
@@ -368,8 +410,7 @@ function* setFrame(data, w, at, parts) {
       w.u8(1)
       const lengthAt = w.beginLength()
       try {
-        w.depth = 0
-        w.path.length = 0
+        w.begin()
         w.value(v)
       } catch (err) {
         if (err instanceof AuthStateError) err.message = `${type} ${JSON.stringify(id)}: ${err.message}`
