@@ -199,6 +199,12 @@ pub fn one_live_lease_per_session(open: Open) {
     // Another session is free, and the holder may take its own lease again.
     assert_eq!(other.acquire(&lease("c"), &Takeover::Never).unwrap(), None);
     assert_eq!(a.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    // The holder writes, one write after another (a store may trust what it saw at its
+    // last write while nothing else was committed): a takeover still stops its next one.
+    for _ in 0..2 {
+        let warm = [Mutation::Keys(vec![put("session", "warm", b"w")])];
+        assert!(a.apply(&warm)[0].is_ok());
+    }
     // Taking over from a holder that is not the one named is refused.
     assert!(b
         .acquire(&lease("b"), &Takeover::From("x".into()))

@@ -323,8 +323,13 @@ impl SqliteBackend {
     }
 
     /// In a write transaction: checks the lease, and the session's row (made if need be).
+    /// When nothing was committed to the file since this store's last write (its data
+    /// version says so, read under the write lock), the lease row is the one that write
+    /// found: it is not read again.
     fn write_row(&mut self) -> Result<Row> {
-        self.check_lease()?;
+        if !self.row.unchanged(&self.conn)? {
+            self.check_lease()?;
+        }
         self.row.for_write(&self.conn, &self.session, now_ms())
     }
 
