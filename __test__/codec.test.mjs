@@ -68,6 +68,18 @@ function expected(v) {
 
 const seeds = [20261127, Number(process.env.CODEC_SEED) || Math.floor(Math.random() * 2 ** 31)]
 
+/** `{ a, b, c }` whose getter of `a` deletes `c`: the keys change while it is encoded. */
+function shiftyObject() {
+  const shifty = { a: 1, b: 2, c: 3 }
+  Object.defineProperty(shifty, 'a', {
+    enumerable: true,
+    get() {
+      delete shifty.c
+      return 1
+    },
+  })
+  return shifty
+}
 describe('codec round trips through the store', () => {
   let dir, auth
   before(async () => {
@@ -115,14 +127,7 @@ describe('codec round trips through the store', () => {
       }
     }
     WithDefaults.prototype.inherited = 2
-    const shifty = { a: 1, b: 2, c: 3 }
-    Object.defineProperty(shifty, 'a', {
-      enumerable: true,
-      get() {
-        delete shifty.c
-        return 1
-      },
-    })
+    const shifty = shiftyObject()
     Object.prototype.polluted = 'x' // eslint-disable-line no-extend-native
     try {
       await auth.state.keys.set({ odd: { plain: { x: 1, y: { z: 2 } }, empty: {}, classy: new WithDefaults(), shifty } })
@@ -155,15 +160,7 @@ describe('codec round trips through the store', () => {
   })
 
   it('does not store a key a getter deleted before it was reached', async () => {
-    const shifty = { a: 1, b: 2, c: 3 }
-    Object.defineProperty(shifty, 'a', {
-      enumerable: true,
-      get() {
-        delete shifty.c
-        return 1
-      },
-    })
-    await auth.state.keys.set({ odd: { shifty } })
+    await auth.state.keys.set({ odd: { shifty: shiftyObject() } })
     const { shifty: got } = await auth.state.keys.get('odd', ['shifty'])
     assert.deepStrictEqual(got, { a: 1, b: 2 })
   })
