@@ -231,6 +231,11 @@ fn check_utf8(b: &[u8]) -> Result<()> {
     utf8(b).map(|_| ())
 }
 
+/// The integer a zigzag varint holds: n >= 0 is stored as 2n, n < 0 as -2n - 1.
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
 /// One step of a decoded value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Token<'a> {
@@ -371,7 +376,7 @@ impl<'a> Reader<'a> {
             tag::TRUE => Token::Bool(true),
             tag::INT => {
                 let z = self.varint()?;
-                Token::Number((((z >> 1) as i64) ^ -((z & 1) as i64)) as f64)
+                Token::Number(unzigzag(z) as f64)
             }
             tag::FLOAT => Token::Number(self.f64()?),
             tag::STRING => Token::Str(self.str()?),
@@ -536,12 +541,12 @@ fn copy(r: &mut Reader<'_>, w: &mut Writer, depth: usize) -> Result<()> {
         Some(tag::INT) => {
             r.pos += 1;
             let z = r.varint()?;
-            // |the integer| is (z >> 1) + (z & 1), as zigzag pairs n >= 0 with 2n, n < 0 with -2n - 1.
+            // |the integer| is (z >> 1) + (z & 1) (see `unzigzag`).
             if (z >> 1) + (z & 1) <= MAX_SAFE_INT as u64 {
                 w.buf.push(tag::INT);
                 w.varint(z);
             } else {
-                w.number((((z >> 1) as i64) ^ -((z & 1) as i64)) as f64);
+                w.number(unzigzag(z) as f64);
             }
             return Ok(());
         }
@@ -1161,18 +1166,13 @@ mod tests {
             u64::MAX >> 1,
             u64::MAX,
         ] {
-            let mut wire = vec![tag::INT];
-            let mut n = z;
-            while n >= 0x80 {
-                wire.push((n as u8) | 0x80);
-                n >>= 7;
-            }
-            wire.push(n as u8);
-            let i = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            let mut wire = Writer::new();
+            wire.buf.push(tag::INT);
+            wire.varint(z);
             let mut expected = Writer::new();
-            expected.number(i as f64);
+            expected.number(unzigzag(z) as f64);
             assert_eq!(
-                to_stored(&wire).unwrap(),
+                to_stored(wire.as_bytes()).unwrap(),
                 expected.into_bytes(),
                 "zigzag {z}"
             );
