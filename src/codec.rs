@@ -441,7 +441,8 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(Error::corrupt("stored value is nested too deep"));
         }
-        // Strings and keys, most of a stored value, are checked without being read as `str`.
+        // Strings and keys, most of a stored value, are checked without being read as `str`;
+        // integers and base64 strings are passed over without being made into tokens.
         match self.peek() {
             Some(tag::STRING) => {
                 self.pos += 1;
@@ -457,32 +458,37 @@ impl<'a> Reader<'a> {
             }
             Some(tag::STORED_OBJECT) => {
                 self.pos += 1;
-                for _ in 0..self.len(2)? {
-                    let (base64, key) = self.raw_stored_key()?;
-                    if !base64 {
-                        check_utf8(key).map_err(|_| not_utf8_key())?;
-                    }
-                    self.skip(depth + 1)?;
-                }
-                return Ok(());
+                let n = self.len(2)?;
+                return self.skip_stored_entries(n, depth);
             }
             _ => {}
         }
-        let t = self.token()?;
-        match t {
+        match self.token()? {
             Token::Array(n) => {
                 for _ in 0..n {
                     self.skip(depth + 1)?;
                 }
             }
-            Token::Object(n) | Token::StoredObject(n) => {
-                let stored = matches!(t, Token::StoredObject(_));
+            Token::Object(n) => {
                 for _ in 0..n {
-                    self.entry_key(stored)?;
+                    check_utf8(self.raw_str()?)?;
                     self.skip(depth + 1)?;
                 }
             }
+            Token::StoredObject(n) => self.skip_stored_entries(n, depth)?,
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Walks the `n` entries of a stored-form object, as `skip` does.
+    fn skip_stored_entries(&mut self, n: usize, depth: usize) -> Result<()> {
+        for _ in 0..n {
+            let (base64, key) = self.raw_stored_key()?;
+            if !base64 {
+                check_utf8(key).map_err(|_| not_utf8_key())?;
+            }
+            self.skip(depth + 1)?;
         }
         Ok(())
     }

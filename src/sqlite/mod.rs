@@ -327,10 +327,12 @@ impl SqliteBackend {
     /// version says so, read under the write lock), the lease row is the one that write
     /// found: it is not read again.
     fn write_row(&mut self) -> Result<Row> {
-        if !self.row.unchanged(&self.conn)? {
+        let unchanged = self.row.unchanged(&self.conn)?;
+        if !unchanged {
             self.check_lease()?;
         }
-        self.row.for_write(&self.conn, &self.session, now_ms())
+        self.row
+            .for_write(&self.conn, &self.session, now_ms(), unchanged)
     }
 
     /// Runs `f` in an immediate transaction, committed if it returns `Ok`.

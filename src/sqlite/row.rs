@@ -100,9 +100,16 @@ impl SessionRow {
 
     /// The session's row for a write, made if it has none yet, inside the caller's write
     /// transaction (`committed` records it); key writes leave an existing row alone, one
-    /// page less per commit. Fails once the row was gone.
-    pub fn for_write(&mut self, conn: &Connection, name: &str, now_ms: i64) -> Result<Row> {
-        if !self.unchanged(conn)? {
+    /// page less per commit. Fails once the row was gone. `unchanged`: what `unchanged`
+    /// answered in this transaction.
+    pub fn for_write(
+        &mut self,
+        conn: &Connection,
+        name: &str,
+        now_ms: i64,
+        unchanged: bool,
+    ) -> Result<Row> {
+        if !unchanged {
             self.check(conn, name)?;
         }
         if self.gone {
