@@ -4,7 +4,10 @@
 // real data. Prints, per workload, both medians and the median of the per-round ratios,
 // which moves far less than two runs of the benchmark do.
 //
-//   node --expose-gc benches/ab.mjs DIR [--rounds N]
+//   node --expose-gc benches/ab.mjs DIR [--rounds N] [--als]
+//
+// --als runs every round inside an AsyncLocalStorage, as the benchmark's second mode does.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -17,6 +20,7 @@ const args = process.argv.slice(2)
 const at = args.indexOf('--rounds')
 const rounds = at >= 0 ? Number(args[at + 1]) : 21
 const other = resolve(args[0] ?? '')
+const als = args.includes('--als') ? new AsyncLocalStorage() : null
 const builds = [
   ['this', createRequire(import.meta.url)('../index.js')],
   ['DIR', createRequire(join(other, 'index.js'))(join(other, 'index.js'))],
@@ -74,7 +78,7 @@ for (let r = 0; r < rounds; r++) {
   // Each build goes first every other round.
   const order = r % 2 ? [...builds].reverse() : builds
   const got = {}
-  for (const [name, addon] of order) got[name] = await round(addon)
+  for (const [name, addon] of order) got[name] = await (als ? als.run({ request: 'bench' }, () => round(addon)) : round(addon))
   for (const row of Object.keys(got.this)) {
     const s = (samples[row] ??= { this: [], DIR: [], ratio: [] })
     s.this.push(got.this[row])
@@ -82,7 +86,7 @@ for (let r = 0; r < rounds; r++) {
     s.ratio.push(got.this[row] / got.DIR[row])
   }
 }
-console.log(`this checkout against ${other}, ${rounds} rounds (medians, ms; ratio < 1: this build is faster)`)
+console.log(`this checkout against ${other}, ${rounds} rounds${als ? ', in an AsyncLocalStorage' : ''} (medians, ms; ratio < 1: this build is faster)`)
 for (const [row, s] of Object.entries(samples)) {
   const ms = (xs) => median(xs).toFixed(2).padStart(9)
   console.log(`${row.padEnd(26)} this ${ms(s.this)}  DIR ${ms(s.DIR)}  this/DIR ${median(s.ratio).toFixed(3)}`)
