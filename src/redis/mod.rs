@@ -53,6 +53,16 @@ impl From<RedisError> for Error {
     }
 }
 
+/// A `rediss://` connection that timed out. A server that does not speak TLS reads the
+/// handshake as the start of a command and waits for the rest: it never answers, and the
+/// only sign is the timeout.
+fn silent_handshake(err: &RedisError) -> Error {
+    unavailable(
+        SERVER,
+        format!("{err}; over TLS, this is also what a server without TLS does, as it never answers the handshake: for such a server use a redis:// URL"),
+    )
+}
+
 /// One connection to a server, shared by every store of the process that names it (Redis
 /// serves one connection's commands in order; multiplexing costs nothing). Made again
 /// after it broke.
@@ -73,10 +83,15 @@ impl Connection {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(None);
-        let mut conn = self
+        let mut conn = match self
             .client
             .get_multiplexed_async_connection_with_config(&config)
-            .await?;
+            .await
+        {
+            Ok(conn) => conn,
+            Err(e) if e.is_timeout() && self.tls() => return Err(silent_handshake(&e)),
+            Err(e) => return Err(e.into()),
+        };
         ::redis::cmd("CLIENT")
             .arg("SETNAME")
             .arg(&self.name)
@@ -84,6 +99,13 @@ impl Connection {
             .await?;
         *live = Some(conn.clone());
         Ok(conn)
+    }
+
+    fn tls(&self) -> bool {
+        matches!(
+            self.client.get_connection_info().addr(),
+            ::redis::ConnectionAddr::TcpTls { .. }
+        )
     }
 
     /// Runs a script; a broken connection is dropped so that the next call reconnects.

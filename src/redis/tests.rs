@@ -144,6 +144,24 @@ fn bad_locations_are_refused_clearly() {
 }
 
 #[test]
+fn rediss_to_a_server_without_tls_says_what_may_be_wrong() {
+    let Some(store) = fresh("plain-tls") else {
+        return;
+    };
+    // The plain server never answers the handshake: the connection times out.
+    let plain = url().replacen("redis://", "rediss://", 1);
+    let err = RedisBackend::open(&plain, &store.options("s"))
+        .err()
+        .unwrap();
+    assert_eq!(err.code, Code::Unavailable, "{}", err.message);
+    assert!(
+        err.message.contains("use a redis:// URL"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
 fn waiting_for_absent_replicas_fails_clearly() {
     let Some(store) = fresh("wait") else { return };
     let options = ServerOptions {
