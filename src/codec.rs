@@ -127,9 +127,14 @@ impl Writer {
     }
 
     pub fn string(&mut self, s: &str) {
+        self.utf8_string(s.as_bytes());
+    }
+
+    /// `string` of bytes already known to be UTF-8.
+    fn utf8_string(&mut self, s: &[u8]) {
         self.buf.push(tag::STRING);
         self.varint(s.len() as u64);
-        self.buf.extend_from_slice(s.as_bytes());
+        self.buf.extend_from_slice(s);
     }
 
     /// A string that is not valid Unicode (it holds a lone surrogate), kept unit for unit.
@@ -206,9 +211,7 @@ impl Writer {
             w.varint(n as u64);
         }) {
             check_utf8(s)?;
-            self.buf.push(tag::STRING);
-            self.varint(s.len() as u64);
-            self.buf.extend_from_slice(s);
+            self.utf8_string(s);
         }
         Ok(())
     }

@@ -101,6 +101,7 @@ impl Connection {
         Ok(conn)
     }
 
+    /// Whether the URL asked for TLS (`rediss://`).
     fn tls(&self) -> bool {
         matches!(
             self.client.get_connection_info().addr(),
