@@ -3,9 +3,9 @@
 //
 //   node examples/two-devices.mjs [path/to/auth.db]
 import { spawnSync } from 'node:child_process'
-import { rmSync, statSync } from 'node:fs'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { useRustAuthState } from 'baileys-rust-auth'
 import { makeDevice } from './signal-device.mjs'
@@ -74,7 +74,10 @@ async function report(...devices) {
 if (phase === 'continue') {
   await afterRestart()
 } else {
-  rmSync(join(dbPath, '..'), { recursive: true, force: true })
+  // A fresh start: the store's own files only (SQLite keeps a WAL and a shared-memory file
+  // beside it), never anything else in that folder.
+  for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true })
+  mkdirSync(dirname(dbPath), { recursive: true })
   await firstRun()
   // A real restart: a new process opens the same file.
   const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), dbPath, 'continue'], {
