@@ -17,6 +17,11 @@ import { hostTarget, packLocal } from '../scripts/pack-local.mjs'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const BAILEYS = '7.0.0-rc14'
+// The peer range's other line: the newest 6.7 release. It names libsignal by a GitHub URL;
+// the same project's npm release stands in for it, as this machine reaches the npm registry
+// only.
+const BAILEYS_6 = '6.7.24'
+const LIBSIGNAL_FOR_6 = '6.0.0'
 const TYPESCRIPT = pkg.devDependencies.typescript
 const NODE_TYPES = pkg.devDependencies['@types/node']
 const platformPackage = `${pkg.napi?.packageName ?? pkg.name}-${hostTarget(pkg).platformArchABI}`
@@ -71,8 +76,8 @@ function filesUnder(dir) {
 
 // What a bot does. `makeWASocket` opens its WebSocket as soon as it is called, so that part is
 // compiled and type-checked but never called; the Signal exchange runs on the store through
-// Baileys' signal repository, as the socket wires it.
-const bot = `import { createRequire } from 'node:module'
+// Baileys' signal repository, as the socket wires it (Baileys 6's takes the auth state only).
+const botSource = ({ baileys6 }) => `import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import makeWASocket, {
   addTransactionCapability,
@@ -80,6 +85,7 @@ import makeWASocket, {
   generateOrGetPreKeys,
   generateSignalPubKey,
   makeCacheableSignalKeyStore,
+  proto,
 } from 'baileys'
 import type { ILogger } from 'baileys/lib/Utils/logger.js'
 import { makeLibSignalRepository } from 'baileys/lib/Signal/libsignal.js'
@@ -115,7 +121,7 @@ function device(jid: string, auth: RustAuthState) {
     maxCommitRetries: 10,
     delayBetweenTriesMs: 3000,
   })
-  const repository = makeLibSignalRepository({ creds, keys }, quiet, async () => undefined)
+  const repository = makeLibSignalRepository(${baileys6 ? '{ creds, keys }' : '{ creds, keys }, quiet, async () => undefined'})
   return {
     jid,
     auth,
@@ -178,7 +184,7 @@ async function talk(alice: Device, bob: Device, round: string): Promise<string[]
   return types
 }
 
-async function ids(auth: RustAuthState, type: 'session' | 'pre-key' | 'identity-key'): Promise<string[]> {
+async function ids(auth: RustAuthState, type: 'session' | 'pre-key'): Promise<string[]> {
   const found: string[] = []
   for await (const id of auth.state.keys.listIds(type)) found.push(id)
   return found
@@ -195,6 +201,8 @@ async function main(): Promise<void> {
   const marker = { at: new Date(0), raw: new Uint8Array([1, 2, 3]), note: 'kept' }
   await alice.auth.state.keys.set({ 'sender-key-memory': { group: { '${BOB}': true } } })
   await alice.auth.state.keys.set({ 'app-state-sync-version': { regular: { version: 7, hash: Buffer.alloc(128, 1), indexValueMap: {} } } })
+  const syncKey = proto.Message.AppStateSyncKeyData.fromObject({ keyData: Buffer.alloc(32, 7), timestamp: 1764000000 })
+  await alice.auth.state.keys.set({ 'app-state-sync-key': { AAAAAAAB: syncKey } })
   ;(alice.auth.state.creds as unknown as { marker: typeof marker }).marker = marker
   await alice.auth.saveCreds()
   const before = {
@@ -226,6 +234,10 @@ async function main(): Promise<void> {
   check(memory.group?.['${BOB}'] === true, 'sender-key-memory is kept')
   const version = (await alice.auth.state.keys.get('app-state-sync-version', ['regular'])).regular
   check(version?.version === 7 && Buffer.from(version.hash).equals(Buffer.alloc(128, 1)), 'app-state-sync-version is kept')
+  const { AAAAAAAB: keyBack } = await alice.auth.state.keys.get('app-state-sync-key', ['AAAAAAAB'])
+  check(keyBack instanceof proto.Message.AppStateSyncKeyData, 'an app-state-sync-key comes back as the protobuf message')
+  check(Buffer.from(keyBack!.keyData!).equals(Buffer.alloc(32, 7)), 'the app-state-sync-key keeps its bytes')
+  check(proto.Message.AppStateSyncKeyData.encode(keyBack!).finish().length > 0, 'the app-state-sync-key encodes again')
   const second = await talk(alice, bob, 'after reopening')
   check(second.every((t) => t === 'msg'), 'the ratchet carries on from the stored sessions')
   await Promise.all([alice.auth.close(), bob.auth.close()])
@@ -300,27 +312,7 @@ test('the packed packages install from npm with no Rust toolchain on PATH', (t) 
   assert.equal(tarballs.platform.name, platformPackage)
   assert.equal(tarballs.platform.version, pkg.version)
 
-  project = join(tmp, 'bot')
-  mkdirSync(project)
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'bot', private: true, version: '1.0.0' }, null, 2))
-  const install = sh(
-    'npm',
-    [
-      'install',
-      '--no-audit',
-      '--no-fund',
-      '--prefer-offline',
-      '--save-exact',
-      `baileys@${BAILEYS}`,
-      `typescript@${TYPESCRIPT}`,
-      `@types/node@${NODE_TYPES}`,
-      tarballs.main.file,
-      tarballs.platform.file,
-    ],
-    { cwd: project, env, timeout: 10 * 60_000 },
-  )
-  assert.equal(install.error, undefined, `npm install did not run: ${install.error}`)
-  assert.equal(install.status, 0, `npm install failed:\n${install.output}`)
+  project = installBot('bot', BAILEYS)
 
   const modules = join(project, 'node_modules')
   const installedMain = JSON.parse(readFileSync(join(modules, pkg.name, 'package.json'), 'utf8'))
@@ -344,39 +336,82 @@ test('the packed packages install from npm with no Rust toolchain on PATH', (t) 
   assert.equal(existsSync(join(modules, 'baileys', 'package.json')), true, 'baileys is installed')
 })
 
+/**
+ * A project in `tmp/name` with `baileys@version`, TypeScript and the packed tarballs
+ * installed by npm; `extra` is merged into its package.json.
+ */
+function installBot(name, version, extra = {}) {
+  const dir = join(tmp, name)
+  mkdirSync(dir)
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, version: '1.0.0', ...extra }, null, 2))
+  const install = sh(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--save-exact',
+      `baileys@${version}`,
+      `typescript@${TYPESCRIPT}`,
+      `@types/node@${NODE_TYPES}`,
+      tarballs.main.file,
+      tarballs.platform.file,
+    ],
+    { cwd: dir, env, timeout: 10 * 60_000 },
+  )
+  assert.equal(install.error, undefined, `npm install did not run: ${install.error}`)
+  assert.equal(install.status, 0, `npm install failed:\n${install.output}`)
+  const installed = JSON.parse(readFileSync(join(dir, 'node_modules', 'baileys', 'package.json'), 'utf8'))
+  assert.equal(installed.version, version, 'the Baileys asked for is installed')
+  return dir
+}
+
+/** Compiles `source` with tsc --strict in `project` as an ES module or CommonJS bot, and runs it. */
+function compileAndRun(project, esm, source) {
+  const dir = join(project, esm ? 'esm' : 'cjs')
+  mkdirSync(dir)
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: esm ? 'module' : 'commonjs' }))
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2))
+  writeFileSync(join(dir, 'bot.ts'), source)
+
+  const tsc = join(project, 'node_modules', '.bin', 'tsc')
+  const compiled = sh(tsc, ['-p', 'tsconfig.json', '--strict', '--pretty', 'false'], { cwd: dir, env })
+  assert.equal(compiled.error, undefined, `could not run ${tsc}: ${compiled.error}`)
+  assert.equal(compiled.status, 0, `tsc --strict failed:\n${compiled.output}`)
+
+  const ran = sh('node', [join('out', 'bot.js')], { cwd: dir, env, timeout: 2 * 60_000 })
+  assert.equal(ran.status, 0, `the compiled bot failed:\n${ran.output}`)
+  const line = ran.output.split('\n').find((l) => l.startsWith('{"ok":true'))
+  assert.ok(line, `the bot printed no report:\n${ran.output}`)
+  const report = JSON.parse(line)
+  assert.equal(report.messages, 12)
+
+  const expected = realpathSync(join(project, 'node_modules', platformPackage)) + sep
+  for (const [where, loaded] of [
+    ['require.cache', report.requireCache],
+    ['the process report', report.sharedObjects],
+  ]) {
+    assert.equal(loaded.length, 1, `${where} lists ${loaded.length} native addons: ${loaded.join(', ')}`)
+    assert.ok(
+      realpathSync(loaded[0]).startsWith(expected),
+      `the addon was loaded from ${loaded[0]}, not from the platform package ${platformPackage} (a local build was used)`,
+    )
+  }
+}
+
 for (const esm of [true, false]) {
   const kind = esm ? 'an ES module' : 'a CommonJS'
   test(`${kind} bot compiles with tsc --strict and runs on the platform package`, (t) => {
     if (registryDown) return t.skip(registryDown)
     assert.ok(project, 'the install step did not complete')
-    const dir = join(project, esm ? 'esm' : 'cjs')
-    mkdirSync(dir)
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: esm ? 'module' : 'commonjs' }))
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2))
-    writeFileSync(join(dir, 'bot.ts'), bot)
-
-    const tsc = join(project, 'node_modules', '.bin', 'tsc')
-    const compiled = sh(tsc, ['-p', 'tsconfig.json', '--strict', '--pretty', 'false'], { cwd: dir, env })
-    assert.equal(compiled.error, undefined, `could not run ${tsc}: ${compiled.error}`)
-    assert.equal(compiled.status, 0, `tsc --strict failed:\n${compiled.output}`)
-
-    const ran = sh('node', [join('out', 'bot.js')], { cwd: dir, env, timeout: 2 * 60_000 })
-    assert.equal(ran.status, 0, `the compiled bot failed:\n${ran.output}`)
-    const line = ran.output.split('\n').find((l) => l.startsWith('{"ok":true'))
-    assert.ok(line, `the bot printed no report:\n${ran.output}`)
-    const report = JSON.parse(line)
-    assert.equal(report.messages, 12)
-
-    const expected = realpathSync(join(project, 'node_modules', platformPackage)) + sep
-    for (const [where, loaded] of [
-      ['require.cache', report.requireCache],
-      ['the process report', report.sharedObjects],
-    ]) {
-      assert.equal(loaded.length, 1, `${where} lists ${loaded.length} native addons: ${loaded.join(', ')}`)
-      assert.ok(
-        realpathSync(loaded[0]).startsWith(expected),
-        `the addon was loaded from ${loaded[0]}, not from the platform package ${platformPackage} (a local build was used)`,
-      )
-    }
+    compileAndRun(project, esm, botSource({ baileys6: false }))
   })
 }
+
+test(`bots on Baileys ${BAILEYS_6}, ES module and CommonJS, compile with tsc --strict and run`, (t) => {
+  if (registryDown) return t.skip(registryDown)
+  assert.ok(tarballs, 'the packing step did not complete')
+  const project6 = installBot('bot6', BAILEYS_6, { overrides: { libsignal: LIBSIGNAL_FOR_6 } })
+  for (const esm of [true, false]) compileAndRun(project6, esm, botSource({ baileys6: true }))
+})
