@@ -40,7 +40,10 @@ export declare const ErrorCode: Readonly<{
   ERR_IO: 'ERR_IO'
   /** A bug in this library: an invariant broke or a panic was caught. Nothing was half-written. */
   ERR_INTERNAL: 'ERR_INTERNAL'
-  /** Neither `baileys` nor `@whiskeysockets/baileys` could be imported. */
+  /**
+   * Neither `baileys` nor `@whiskeysockets/baileys` is installed, or the one installed fails
+   * to load: the message says which, and `cause` holds the import's own error.
+   */
   ERR_BAILEYS_NOT_FOUND: 'ERR_BAILEYS_NOT_FOUND'
   /**
    * Another live process holds the session's lease (see {@link RustAuthStateOptions.lease});

@@ -38,7 +38,8 @@ pub enum Code {
     Io,
     /// A bug: an invariant broke or a panic was caught. Nothing was half-written.
     Internal,
-    /// Neither `baileys` nor `@whiskeysockets/baileys` could be imported (raised by index.js).
+    /// Neither `baileys` nor `@whiskeysockets/baileys` is installed, or the one installed fails
+    /// to load (raised by lib/baileys.js).
     BaileysNotFound,
     /// Another live process holds the session's lease; the error names it.
     SessionLocked,
