@@ -22,9 +22,9 @@ after(() => rmSync(tmp, { recursive: true, force: true }))
 
 /**
  * A project holding a copy of this package and, under `baileysName` (or nowhere), Baileys;
- * `broken`: a package named `baileys` there instead, whose module imports a missing one.
+ * `stand-in`: a package named `baileys` there instead, whose module is `stand-in`.
  */
-function project(name, baileysName, { broken = false } = {}) {
+function project(name, baileysName, { standIn = null } = {}) {
   const dir = join(tmp, name)
   const modules = join(dir, 'node_modules')
   const pkg = join(modules, 'baileys-rust-auth')
@@ -36,10 +36,10 @@ function project(name, baileysName, { broken = false } = {}) {
     // Baileys' own dependencies resolve from where it really is.
     symlinkSync(installedBaileys, join(modules, baileysName), 'dir')
   }
-  if (broken) {
+  if (standIn !== null) {
     mkdirSync(join(modules, 'baileys'))
     writeFileSync(join(modules, 'baileys', 'package.json'), JSON.stringify({ name: 'baileys', version: '6.7.0', main: 'index.js' }))
-    writeFileSync(join(modules, 'baileys', 'index.js'), "require('a-dependency-left-out')\n")
+    writeFileSync(join(modules, 'baileys', 'index.js'), standIn)
   }
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }))
   return dir
@@ -108,7 +108,7 @@ test('Baileys installed as @whiskeysockets/baileys is found and used', () => {
 })
 
 test('Baileys installed but failing to load is reported as such, with the cause', () => {
-  const dir = project('broken', '@whiskeysockets/baileys', { broken: true })
+  const dir = project('broken', '@whiskeysockets/baileys', { standIn: "require('a-dependency-left-out')\n" })
   const out = run(
     dir,
     `const e = await useRustAuthState('auth.db').then(() => null, (e) => e)
@@ -119,5 +119,20 @@ test('Baileys installed but failing to load is reported as such, with the cause'
   // Not the other name, and not "install Baileys": it is installed.
   assert.match(out.message, /^Baileys is installed as 'baileys' but cannot be loaded: .*a-dependency-left-out/s)
   assert.match(out.cause, /a-dependency-left-out/)
+  assert.equal(existsSync(join(dir, 'auth.db')), false)
+})
+
+test('a Baileys without what this package uses is refused by name, before anything is opened', () => {
+  const dir = project('too-old', null, { standIn: 'exports.initAuthCreds = () => ({}); exports.BufferJSON = {}\n' })
+  const out = run(
+    dir,
+    `const e = await useRustAuthState('auth.db').then(() => null, (e) => e)
+     console.log(JSON.stringify({ isTyped: e instanceof AuthStateError, code: e.code, message: e.message }))`,
+  )
+  assert.deepEqual(out, {
+    isTyped: true,
+    code: 'ERR_BAILEYS_NOT_FOUND',
+    message: "Baileys, installed as 'baileys', exports no proto: this version is not supported",
+  })
   assert.equal(existsSync(join(dir, 'auth.db')), false)
 })

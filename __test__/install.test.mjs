@@ -10,18 +10,26 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
-import { delimiter, join, relative, resolve, sep } from 'node:path'
+import { delimiter, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostTarget, packLocal } from '../scripts/pack-local.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const BAILEYS = '7.0.0-rc14'
-// The peer range's other line: the newest 6.7 release. It names libsignal by a GitHub URL;
-// the same project's npm release stands in for it, as this machine reaches the npm registry
-// only.
-const BAILEYS_6 = '6.7.24'
+// The peer range's other line: the newest 6.7 release, and 6.17.16, npm's `latest` tag (what
+// `npm install baileys` gives). Both name libsignal by a GitHub URL, and this machine reaches
+// the npm registry only: the same project's npm release stands in for it. 6.17 also names a
+// lint configuration there, which nothing loads at run time: an empty package stands in.
 const LIBSIGNAL_FOR_6 = '6.0.0'
+const BAILEYS_6 = [
+  { version: '6.7.24', overrides: { libsignal: LIBSIGNAL_FOR_6 } },
+  {
+    version: '6.17.16',
+    overrides: { libsignal: LIBSIGNAL_FOR_6, '@whiskeysockets/eslint-config': 'file:./eslint-config-stub' },
+    files: { 'eslint-config-stub/package.json': JSON.stringify({ name: '@whiskeysockets/eslint-config', version: '0.0.0' }) },
+  },
+]
 const TYPESCRIPT = pkg.devDependencies.typescript
 const NODE_TYPES = pkg.devDependencies['@types/node']
 const platformPackage = `${pkg.napi?.packageName ?? pkg.name}-${hostTarget(pkg).platformArchABI}`
@@ -79,18 +87,23 @@ function filesUnder(dir) {
 // Baileys' signal repository, as the socket wires it (Baileys 6's takes the auth state only).
 const botSource = ({ baileys6 }) => `import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import makeWASocket, {
+import ${baileys6 ? '{ makeWASocket,' : 'makeWASocket, {'}
   addTransactionCapability,
   Browsers,
   generateOrGetPreKeys,
   generateSignalPubKey,
   makeCacheableSignalKeyStore,
-  proto,
 } from 'baileys'
+import * as baileys from 'baileys'
 import type { ILogger } from 'baileys/lib/Utils/logger.js'
 import { makeLibSignalRepository } from 'baileys/lib/Signal/libsignal.js'
 import { useRustAuthState, AuthStateError, ErrorCode } from 'baileys-rust-auth'
 import type { RustAuthState } from 'baileys-rust-auth'
+
+// Baileys 6.17 is CommonJS: Node's ES module view of it lacks proto (it reads the names of
+// module.exports from the source), and TypeScript types its default import as the whole
+// module, so a bot there imports makeWASocket by name and takes proto from module.exports.
+const proto: typeof baileys.proto = baileys.proto ?? (baileys as unknown as { default: typeof baileys }).default.proto
 
 /** Never called: makeWASocket connects to WhatsApp at once. */
 export async function startBot(): Promise<void> {
@@ -338,12 +351,17 @@ test('the packed packages install from npm with no Rust toolchain on PATH', (t) 
 
 /**
  * A project in `tmp/name` with `baileys@version`, TypeScript and the packed tarballs
- * installed by npm; `extra` is merged into its package.json.
+ * installed by npm; `overrides` go in its package.json, `files` (path: text) are written
+ * first.
  */
-function installBot(name, version, extra = {}) {
+function installBot(name, version, { overrides, files = {} } = {}) {
   const dir = join(tmp, name)
   mkdirSync(dir)
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, version: '1.0.0', ...extra }, null, 2))
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, version: '1.0.0', overrides }, null, 2))
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true })
+    writeFileSync(join(dir, path), text)
+  }
   const install = sh(
     'npm',
     [
@@ -409,9 +427,11 @@ for (const esm of [true, false]) {
   })
 }
 
-test(`bots on Baileys ${BAILEYS_6}, ES module and CommonJS, compile with tsc --strict and run`, (t) => {
-  if (registryDown) return t.skip(registryDown)
-  assert.ok(tarballs, 'the packing step did not complete')
-  const project6 = installBot('bot6', BAILEYS_6, { overrides: { libsignal: LIBSIGNAL_FOR_6 } })
-  for (const esm of [true, false]) compileAndRun(project6, esm, botSource({ baileys6: true }))
-})
+for (const { version, overrides, files } of BAILEYS_6) {
+  test(`bots on Baileys ${version}, ES module and CommonJS, compile with tsc --strict and run`, (t) => {
+    if (registryDown) return t.skip(registryDown)
+    assert.ok(tarballs, 'the packing step did not complete')
+    const project6 = installBot(`bot-${version}`, version, { overrides, files })
+    for (const esm of [true, false]) compileAndRun(project6, esm, botSource({ baileys6: true }))
+  })
+}
