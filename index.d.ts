@@ -42,7 +42,8 @@ export declare const ErrorCode: Readonly<{
   ERR_INTERNAL: 'ERR_INTERNAL'
   /**
    * Neither `baileys` nor `@whiskeysockets/baileys` is installed, or the one installed fails
-   * to load: the message says which, and `cause` holds the import's own error.
+   * to load (`cause` holds the import's own error) or lacks what this package uses
+   * (`initAuthCreds`, `proto`, `BufferJSON`): the message says which.
    */
   ERR_BAILEYS_NOT_FOUND: 'ERR_BAILEYS_NOT_FOUND'
   /**

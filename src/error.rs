@@ -39,7 +39,7 @@ pub enum Code {
     /// A bug: an invariant broke or a panic was caught. Nothing was half-written.
     Internal,
     /// Neither `baileys` nor `@whiskeysockets/baileys` is installed, or the one installed fails
-    /// to load (raised by lib/baileys.js).
+    /// to load or lacks what the package uses (raised by lib/baileys.js).
     BaileysNotFound,
     /// Another live process holds the session's lease; the error names it.
     SessionLocked,
