@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const installedBaileys = dirname(createRequire(join(root, 'index.js')).resolve('baileys/package.json'))
+const published = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).files
 
 let tmp
 before(() => {
@@ -21,15 +22,16 @@ before(() => {
 after(() => rmSync(tmp, { recursive: true, force: true }))
 
 /**
- * A project holding a copy of this package and, under `baileysName` (or nowhere), Baileys;
- * `stand-in`: a package named `baileys` there instead, whose module is `stand-in`.
+ * A project holding a copy of this package (the files it publishes) and, under
+ * `baileysName` (or nowhere), Baileys; `standIn`: a package named `baileys` there instead,
+ * whose module is that source.
  */
 function project(name, baileysName, { standIn = null } = {}) {
   const dir = join(tmp, name)
   const modules = join(dir, 'node_modules')
   const pkg = join(modules, 'baileys-rust-auth')
   mkdirSync(pkg, { recursive: true })
-  for (const f of ['package.json', 'index.js', 'binding.js', 'lib']) cpSync(join(root, f), join(pkg, f), { recursive: true })
+  for (const f of ['package.json', ...published]) cpSync(join(root, f), join(pkg, f), { recursive: true })
   for (const f of readdirSync(root).filter((f) => f.endsWith('.node'))) cpSync(join(root, f), join(pkg, f))
   if (baileysName) {
     mkdirSync(dirname(join(modules, baileysName)), { recursive: true })

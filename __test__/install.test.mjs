@@ -7,13 +7,12 @@
 
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hostTarget, packLocal } from '../scripts/pack-local.mjs'
-import { npmErrors, unreachable, withoutRunnerEnv } from './helpers/npm.mjs'
+import { npmErrors, sh, unreachable, withoutRunnerEnv } from './helpers/npm.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
@@ -68,11 +67,6 @@ function makeShimBin(dir) {
   assert.ok(npmCli, 'npm not found on PATH')
   symlinkSync(realpathSync(npmCli), join(dir, 'npm'))
   return dir
-}
-
-function sh(command, args, { cwd, env, timeout = 5 * 60_000 }) {
-  const run = spawnSync(command, args, { cwd, env, encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 })
-  return { status: run.status, error: run.error, output: `${run.stdout ?? ''}${run.stderr ?? ''}` }
 }
 
 function filesUnder(dir) {

