@@ -40,6 +40,15 @@ export declare class NativeStore {
    */
   stage(part: Buffer | null): Raw
   /**
+   * `set` for a write made together with others (`setNow` took the first of them): held
+   * until `flush`, which index.js queues as a microtask, or the store's next call, then
+   * committed with the others in one transaction (see `flush_later`). A large frame, or
+   * a store on a server, goes through `set`.
+   */
+  setLater(frame: Buffer): Raw
+  /** Commits the writes `setLater` holds. */
+  flush(): void
+  /**
    * `set`, done at once on this thread when the store is idle and the frame small: see
    * `write_now` for what it returns.
    */

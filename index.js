@@ -119,6 +119,40 @@ function write(store, now, queued, frame) {
 }
 
 /**
+ * Stores holding writes to commit at the end of this turn. `process.exit()` called in the
+ * same turn ends the process before that: its 'exit' event commits them first.
+ */
+const holding = new Set()
+let exitHooked = false
+const flushAll = () => {
+  for (const store of holding) store.flush()
+  holding.clear()
+}
+
+/**
+ * `store.setLater`, for writes made together after a first one: the store holds them, and a
+ * microtask queued with the first of them commits them all in one transaction (on this
+ * thread when the store can). Any other call of the store commits them first.
+ */
+function setLater(store) {
+  const flush = () => {
+    holding.delete(store)
+    store.flush()
+  }
+  return (frame) => {
+    if (!holding.has(store)) {
+      holding.add(store)
+      queueMicrotask(flush)
+      if (!exitHooked) {
+        exitHooked = true
+        process.once('exit', flushAll)
+      }
+    }
+    return store.setLater(frame)
+  }
+}
+
+/**
  * A read of more than twice `READ_PART` ids through the storage thread is made in parts of
  * at least `READ_PART` ids (at most `READ_PARTS` parts), all queued at once: this thread
  * decodes each part while the next ones are read and prepared there, instead of waiting for
@@ -172,6 +206,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
     return type === 'app-state-sync-key' ? asAppStateKeys(found) : found
   }
   const local = !store.remote
+  const later = local ? setLater(store) : null
   return {
     get(type, ids) {
       const started = performance.now()
@@ -210,7 +245,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
       }
       const out = submit(
         () => codec.encodeSet(data, stage),
-        (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, local ? store.setNow : null, store.set, frame)),
+        (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, local ? store.setNow : null, local ? later : store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },

@@ -330,3 +330,60 @@ describe('calls made while a large call is being encoded', () => {
     assert.equal(counter, 2, 'saveCreds() saved a change made after it was called')
   })
 })
+
+// Writes made in one turn, after a first one, are held and committed together when the turn
+// ends (or when the store's next call comes first): on this thread when the store can, through
+// the storage thread with durability 'full'.
+describe('writes made together in one turn', () => {
+  let dir
+  before(() => (dir = mkdtempSync(join(tmpdir(), 'bra-turn-'))))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  for (const durability of ['normal', 'full']) {
+    it(`are read back by calls made in the same turn, resolve in call order, and survive a close made in it (${durability})`, async () => {
+      const path = join(dir, `${durability}.db`)
+      const a = await useRustAuthState(path, { durability })
+      const ids = Array.from({ length: 300 }, (_, i) => `s${i}`) // past the 256 writes held at most
+      const resolved = []
+      const sets = ids.map((id, i) => a.state.keys.set({ session: { [id]: { i } } }).then(() => resolved.push(i)))
+      const read = a.state.keys.get('session', ['s0', 's150', 's299'])
+      const one = a.state.keys.get('session', ['s299'])
+      // A clear and a write after it, in the same turn: the clear applies after every write above.
+      const k = a.state.keys.set({ 'sender-key': { k: { v: 1 } } })
+      a.state.keys.clear()
+      const cleared = a.state.keys.get('sender-key', ['k'])
+      const after = a.state.keys.set({ 'sender-key': { k2: { v: 2 } } })
+      const closed = a.close()
+      await Promise.all([...sets, k, after, closed])
+      assert.deepEqual(await read, { s0: { i: 0 }, s150: { i: 150 }, s299: { i: 299 } })
+      assert.deepEqual(await one, { s299: { i: 299 } })
+      assert.deepEqual(await cleared, {}, 'the clear made in the turn came before this read')
+      assert.deepEqual(resolved, ids.map((_, i) => i), 'resolution order')
+      const b = await useRustAuthState(path)
+      try {
+        assert.deepEqual(await b.state.keys.get('session', ['s0', 's299']), {}, 'cleared')
+        assert.deepEqual(await b.state.keys.get('sender-key', ['k', 'k2']), { k2: { v: 2 } })
+      } finally {
+        await b.close()
+      }
+    })
+  }
+
+  it('keep a failed write from failing the writes made with it', async () => {
+    const a = await useRustAuthState(join(dir, 'fail.db'))
+    try {
+      const bad = { session: { x: { f: () => {} } } } // refused as it is encoded
+      const results = await Promise.allSettled([
+        a.state.keys.set({ session: { a: { n: 1 } } }),
+        a.state.keys.set({ session: { b: { n: 2 } } }),
+        a.state.keys.set(bad),
+        a.state.keys.set({ session: { c: { n: 3 } } }),
+      ])
+      assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
+      assert.equal(results[2].reason.code, ErrorCode.ERR_UNSUPPORTED_VALUE)
+      assert.deepEqual(await a.state.keys.get('session', ['a', 'b', 'c', 'x']), { a: { n: 1 }, b: { n: 2 }, c: { n: 3 } })
+    } finally {
+      await a.close()
+    }
+  })
+})

@@ -61,6 +61,21 @@ describe('process exit with the store open', () => {
     }
   })
 
+  it('writes the calls made in the turn that calls process.exit()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bra-exit-'))
+    try {
+      const path = join(dir, 'auth.db')
+      // The first is written at once; the others were held to be committed together.
+      const r = child(path, `${writes(10)} process.exit(0);`)
+      assert.equal(r.status, 0, r.stderr)
+      const auth = await useRustAuthState(path)
+      assert.deepEqual(await auth.state.keys.get('session', ['s0', 's9']), { s0: { i: 0 }, s9: { i: 9 } })
+      await auth.close()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('survives worker threads that end with their store open', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bra-worker-'))
     try {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use napi::sys;
 
 use super::convert::{self, js_string};
+use crate::backend::Mutation;
 use crate::error::{Code, Error, Result};
 use crate::worker::{Completion, Notify, Op, Reply, Worker};
 
@@ -163,10 +164,16 @@ impl Lifeline {
     }
 }
 
+/// Writes a store holds on the JavaScript thread to commit together (`setLater`), their
+/// promises kept apart (those never leave that thread). Shared with the teardown hook, which
+/// hands them to the storage thread should the environment go first.
+pub type Held = Arc<Mutex<Vec<Mutation>>>;
+
 /// What the environment-teardown hook needs: the storage thread, to let it finish.
 struct Teardown {
     lifeline: Arc<Lifeline>,
     worker: Worker<Ticket>,
+    held: Held,
 }
 
 /// Runs when the environment shuts down (process exit, worker thread end) with the store
@@ -175,6 +182,7 @@ struct Teardown {
 /// frees it.
 unsafe extern "C" fn on_teardown(arg: *mut c_void) {
     let hook = Box::from_raw(arg as *mut Teardown);
+    send_held(&hook.worker, &hook.held);
     let _ = hook.worker.send(Op::Close, Ticket::none());
     hook.worker.wait_exit(Duration::from_secs(10));
     *hook.lifeline.gone() = true;
@@ -310,11 +318,26 @@ pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
     Ok((Channel { tsfn, lifeline }, shared))
 }
 
+/// Hands the writes held on the JavaScript thread to the storage thread, answering nobody:
+/// their promises are gone with the store or the environment.
+pub fn send_held(worker: &Worker<Ticket>, held: &Held) {
+    let writes = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
+    for mutation in writes {
+        let _ = worker.send(Op::Write(mutation), Ticket::none());
+    }
+}
+
 /// Makes sure the storage thread winds down before the environment goes (see `on_teardown`).
-pub unsafe fn guard_teardown(env: Env, shared: &Shared, worker: Worker<Ticket>) -> Result<()> {
+pub unsafe fn guard_teardown(
+    env: Env,
+    shared: &Shared,
+    worker: Worker<Ticket>,
+    held: Held,
+) -> Result<()> {
     let hook = Box::into_raw(Box::new(Teardown {
         lifeline: shared.lifeline.clone(),
         worker,
+        held,
     }));
     let status = sys::napi_add_env_cleanup_hook(env, Some(on_teardown), hook.cast());
     if let Err(e) = convert::check(env, status, "registering the shutdown hook") {

@@ -11,7 +11,7 @@ use napi::{sys, Env, JsValue, Unknown};
 use napi_derive::napi;
 
 use super::convert;
-use super::settle::{self, Shape, Shared, Ticket};
+use super::settle::{self, Held, Shape, Shared, Ticket};
 use crate::backend::{Backend, Lease, Mutation, Takeover};
 use crate::error::{Code, Error};
 use crate::open::{Engine, StoreOptions};
@@ -96,46 +96,125 @@ pub struct NativeStore {
     /// Parts of a set were staged and its last frame is still to come: until it is, no call
     /// may run on this thread (a write there would leave the parts behind).
     staging: bool,
+    /// Writes made together, held by `set_later` until `flush` commits them as one; their
+    /// promises, and their frames' size.
+    later: Held,
+    later_tickets: Vec<Ticket>,
+    later_bytes: usize,
+}
+
+fn lock(held: &Held) -> std::sync::MutexGuard<'_, Vec<Mutation>> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
 const MAX_NOW_IDS: usize = 32;
 /// Largest set frame written on the JavaScript thread, in bytes (a few sessions).
 const MAX_NOW_FRAME: usize = 32 * 1024;
+/// Most writes `set_later` holds, and most bytes of them committed on the JavaScript thread
+/// in one go (a wave of writes that size commits in well under a millisecond); past either,
+/// they go through the storage thread.
+const MAX_LATER: usize = 256;
+const MAX_LATER_BYTES: usize = 256 * 1024;
 
 impl NativeStore {
-    /// Queues `op` and returns the promise its completion settles.
+    /// Queues `op` (after the writes held by `set_later`) and returns the promise its
+    /// completion settles.
     fn submit(&mut self, env: Env, shape: Shape, op: Op) -> Raw {
         let env = env.raw();
-        let Some(worker) = self.worker.as_ref() else {
+        self.flush_later(env);
+        if self.worker.is_none() {
             return Raw(unsafe { settle::rejected(env, &Error::closed()) });
-        };
+        }
         unsafe {
             let (ticket, promise) = match settle::promise(env, shape) {
                 Ok(p) => p,
                 Err(e) => return Raw(settle::rejected(env, &e)),
             };
-            match worker.send(op, ticket) {
-                // The store lives until its channel is finalized, after the last completion.
-                Ok(()) => settle::track(env, &*self.shared),
-                Err(ticket) => settle::settle(
-                    env,
-                    ticket,
-                    Err(Error::new(Code::Internal, "the storage thread is gone")),
-                ),
-            }
+            self.send(env, op, ticket);
             Raw(promise)
         }
     }
 
+    /// Queues `op` with the ticket that settles its promise.
+    unsafe fn send(&self, env: sys::napi_env, op: Op, ticket: Ticket) {
+        let sent = match self.worker.as_ref() {
+            Some(worker) => worker.send(op, ticket),
+            None => Err(ticket),
+        };
+        match sent {
+            // The store lives until its channel is finalized, after the last completion.
+            Ok(()) => settle::track(env, &*self.shared),
+            Err(ticket) => settle::settle(
+                env,
+                ticket,
+                Err(Error::new(Code::Internal, "the storage thread is gone")),
+            ),
+        }
+    }
+
     /// Runs `f` on the backend on this thread when nothing is queued and the storage thread
-    /// is idle: a small call then costs no thread round trip. `None` otherwise.
-    fn now<R>(&self, f: impl FnOnce(&mut dyn Backend) -> Option<R>) -> Option<R> {
+    /// is idle: a small call then costs no thread round trip. `None` otherwise. The writes
+    /// held by `set_later` are committed first.
+    fn now<R>(
+        &mut self,
+        env: sys::napi_env,
+        f: impl FnOnce(&mut dyn Backend) -> Option<R>,
+    ) -> Option<R> {
+        self.flush_later(env);
+        self.now_only(f)
+    }
+
+    fn now_only<R>(&self, f: impl FnOnce(&mut dyn Backend) -> Option<R>) -> Option<R> {
         let worker = self.worker.as_ref()?;
         if self.remote || self.staging || !unsafe { (*self.shared).idle() } {
             return None;
         }
         worker.try_now(f).flatten()
+    }
+
+    /// Applies `batch` in one transaction on this thread if the store can (see `now`), with
+    /// each mutation's outcome.
+    fn apply_now(&self, batch: &[Mutation]) -> Option<Vec<crate::error::Result<()>>> {
+        let (results, upkeep) =
+            self.now_only(|be| be.try_apply(batch).map(|r| (r, be.upkeep_due())))?;
+        // The storage thread does it, with this thread free; nobody waits for it.
+        if let (true, Some(worker)) = (upkeep, &self.worker) {
+            let _ = worker.send(Op::Upkeep, Ticket::none());
+        }
+        Some(results)
+    }
+
+    /// Commits the writes `set_later` held: in one transaction on this thread when the store
+    /// can, settling their promises at once; else through the storage thread, where they
+    /// arrive together and share one commit there. Every other call flushes them first, so
+    /// calls still reach the store in the order they were made.
+    fn flush_later(&mut self, env: sys::napi_env) {
+        if self.later_tickets.is_empty() {
+            return;
+        }
+        let bytes = std::mem::take(&mut self.later_bytes);
+        let tickets = std::mem::take(&mut self.later_tickets);
+        let batch = std::mem::take(&mut *lock(&self.later));
+        let done = if bytes <= MAX_LATER_BYTES {
+            self.apply_now(&batch)
+        } else {
+            None
+        };
+        unsafe {
+            match done {
+                Some(results) => {
+                    for (ticket, result) in tickets.into_iter().zip(results) {
+                        settle::settle(env, ticket, result.map(|()| Reply::Done));
+                    }
+                }
+                None => {
+                    for (mutation, ticket) in batch.into_iter().zip(tickets) {
+                        self.send(env, Op::Write(mutation), ticket);
+                    }
+                }
+            }
+        }
     }
 
     /// Queues a backend call whose result reaches JavaScript as JSON text.
@@ -157,18 +236,13 @@ impl NativeStore {
     /// (`Ok` with its outcome); else hands it back (`Err`), for the storage thread.
     fn try_write(
         &mut self,
+        env: sys::napi_env,
         mutation: Mutation,
     ) -> std::result::Result<crate::error::Result<()>, Mutation> {
+        self.flush_later(env);
         let batch = [mutation];
-        let done = self.now(|be| be.try_apply(&batch).map(|r| (r, be.upkeep_due())));
-        match done {
-            Some((mut results, upkeep)) => {
-                // The storage thread does it, with this thread free; nobody waits for it.
-                if let (true, Some(worker)) = (upkeep, &self.worker) {
-                    let _ = worker.send(Op::Upkeep, Ticket::none());
-                }
-                Ok(results.pop().unwrap_or(Ok(())))
-            }
+        match self.apply_now(&batch) {
+            Some(mut results) => Ok(results.pop().unwrap_or(Ok(()))),
             None => {
                 let [mutation] = batch;
                 Err(mutation)
@@ -178,7 +252,7 @@ impl NativeStore {
 
     /// Writes `mutation` at once if it can, else through the storage thread.
     fn write(&mut self, env: Env, mutation: Mutation) -> Raw {
-        match self.try_write(mutation) {
+        match self.try_write(env.raw(), mutation) {
             Ok(result) => {
                 let result = result.map(|()| Reply::Done);
                 Raw(unsafe { settle::settled(env.raw(), Shape::Done, result) })
@@ -192,7 +266,7 @@ impl NativeStore {
     /// costs JavaScript no promise of its own.
     fn write_now(&mut self, env: Env, mutation: Mutation) -> Raw {
         let env = env.raw();
-        Raw(match self.try_write(mutation) {
+        Raw(match self.try_write(env, mutation) {
             Ok(Ok(())) => unsafe { convert::boolean(env, true) },
             Ok(Err(e)) => unsafe { settle::error_value(env, &e) },
             Err(_) => unsafe { convert::boolean(env, false) },
@@ -213,7 +287,8 @@ impl NativeStore {
         let (channel, shared) = unsafe { settle::channel(env.raw()) }
             .map_err(|e| napi::Error::from_reason(e.message))?;
         let worker = Worker::spawn(channel).map_err(|e| napi::Error::from_reason(e.message))?;
-        unsafe { settle::guard_teardown(env.raw(), &*shared, worker.clone()) }
+        let later = Held::default();
+        unsafe { settle::guard_teardown(env.raw(), &*shared, worker.clone(), later.clone()) }
             .map_err(|e| napi::Error::from_reason(e.message))?;
         Ok(NativeStore {
             worker: Some(worker),
@@ -221,6 +296,9 @@ impl NativeStore {
             progress: Arc::default(),
             remote: false,
             staging: false,
+            later,
+            later_tickets: Vec::new(),
+            later_bytes: 0,
         })
     }
 
@@ -267,8 +345,14 @@ impl NativeStore {
     /// when the read must go through `get` (work queued, many ids, a lock to wait for, or any
     /// trouble, which `get` reports); -2 when the frame does not fit `out`.
     #[napi(js_name = "getSync")]
-    pub fn get_sync(&mut self, kind: String, ids: BufferSlice, mut out: BufferSlice) -> i64 {
-        let frame = self.now(|be| {
+    pub fn get_sync(
+        &mut self,
+        env: Env,
+        kind: String,
+        ids: BufferSlice,
+        mut out: BufferSlice,
+    ) -> i64 {
+        let frame = self.now(env.raw(), |be| {
             let ids = wire::parse_ids(&ids)
                 .ok()
                 .filter(|i| i.len() <= MAX_NOW_IDS)?;
@@ -301,6 +385,41 @@ impl NativeStore {
     pub fn stage(&mut self, env: Env, part: Option<BufferSlice>) -> Raw {
         self.staging = part.is_some();
         self.submit(env, Shape::Done, Op::Stage(part.map(|p| p.to_vec())))
+    }
+
+    /// `set` for a write made together with others (`setNow` took the first of them): held
+    /// until `flush`, which index.js queues as a microtask, or the store's next call, then
+    /// committed with the others in one transaction (see `flush_later`). A large frame, or
+    /// a store on a server, goes through `set`.
+    #[napi(js_name = "setLater")]
+    pub fn set_later(&mut self, env: Env, frame: BufferSlice) -> Raw {
+        if self.remote || self.staging || self.worker.is_none() || frame.len() > MAX_NOW_FRAME {
+            return self.set(env, frame);
+        }
+        let env = env.raw();
+        unsafe {
+            let writes = match wire::parse_set(&frame) {
+                Ok(writes) => writes,
+                Err(e) => return Raw(settle::rejected(env, &e)),
+            };
+            let (ticket, promise) = match settle::promise(env, Shape::Done) {
+                Ok(p) => p,
+                Err(e) => return Raw(settle::rejected(env, &e)),
+            };
+            lock(&self.later).push(Mutation::Keys(writes));
+            self.later_tickets.push(ticket);
+            self.later_bytes += frame.len();
+            if self.later_tickets.len() >= MAX_LATER || self.later_bytes > MAX_LATER_BYTES {
+                self.flush_later(env);
+            }
+            Raw(promise)
+        }
+    }
+
+    /// Commits the writes `setLater` holds.
+    #[napi]
+    pub fn flush(&mut self, env: Env) {
+        self.flush_later(env.raw());
     }
 
     /// `set`, done at once on this thread when the store is idle and the frame small: see
@@ -505,6 +624,7 @@ impl Drop for NativeStore {
     fn drop(&mut self) {
         // Garbage collected while open: let the thread finish its queue and close the file.
         if let Some(worker) = self.worker.take() {
+            settle::send_held(&worker, &self.later);
             let _ = worker.send(Op::Close, Ticket::none());
         }
     }
