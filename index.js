@@ -22,10 +22,12 @@ const scratch = Buffer.allocUnsafeSlow(256 * 1024)
  * through the storage thread, where they share one commit.
  */
 let writing = false
+const settled = Promise.resolve()
+const doneWriting = () => (writing = false)
 function alone() {
   if (writing) return false
   writing = true
-  queueMicrotask(() => (writing = false))
+  settled.then(doneWriting)
   return true
 }
 
@@ -142,7 +144,7 @@ function setLater(store) {
   return (frame) => {
     if (!holding.has(store)) {
       holding.add(store)
-      queueMicrotask(flush)
+      settled.then(flush)
       if (!exitHooked) {
         exitHooked = true
         process.once('exit', flushAll)

@@ -379,6 +379,13 @@ class SetProgress {
     this.left = 0
   }
 }
+/**
+ * One kept for the life of the process: the encoder's compiled code checks the hidden class
+ * a SetProgress ends its constructor with, which the engine holds weakly. With none alive,
+ * every full collection dropped that class, and the encoder was compiled again after it
+ * (see `native.keptFrame` in lib/open.js for the same with frames).
+ */
+SetProgress.kept = new SetProgress()
 
 /** Writes a set frame into `w`, yielding after each value; `at` follows the progress. */
 function* setFrame(data, w, at, parts) {
