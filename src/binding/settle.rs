@@ -169,6 +169,10 @@ impl Lifeline {
 /// hands them to the storage thread should the environment go first.
 pub type Held = Arc<Mutex<Vec<Mutation>>>;
 
+pub fn lock_held(held: &Held) -> std::sync::MutexGuard<'_, Vec<Mutation>> {
+    held.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What the environment-teardown hook needs: the storage thread, to let it finish.
 struct Teardown {
     lifeline: Arc<Lifeline>,
@@ -321,7 +325,7 @@ pub unsafe fn channel(env: Env) -> Result<(Channel, *const Shared)> {
 /// Hands the writes held on the JavaScript thread to the storage thread, answering nobody:
 /// their promises are gone with the store or the environment.
 pub fn send_held(worker: &Worker<Ticket>, held: &Held) {
-    let writes = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
+    let writes = std::mem::take(&mut *lock_held(held));
     for mutation in writes {
         let _ = worker.send(Op::Write(mutation), Ticket::none());
     }

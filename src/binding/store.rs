@@ -103,17 +103,13 @@ pub struct NativeStore {
     later_bytes: usize,
 }
 
-fn lock(held: &Held) -> std::sync::MutexGuard<'_, Vec<Mutation>> {
-    held.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
 const MAX_NOW_IDS: usize = 32;
 /// Largest set frame written on the JavaScript thread, in bytes (a few sessions).
 const MAX_NOW_FRAME: usize = 32 * 1024;
-/// Most writes `set_later` holds, and most bytes of them committed on the JavaScript thread
-/// in one go (a wave of writes that size commits in well under a millisecond); past either,
-/// they go through the storage thread.
+/// Most writes `set_later` holds before committing them, and most bytes of them committed
+/// on the JavaScript thread in one go: more go through the storage thread. (50 session
+/// writes, 191 kB, commit there in 0.15 ms, at most 0.33 ms in 15 rounds.)
 const MAX_LATER: usize = 256;
 const MAX_LATER_BYTES: usize = 256 * 1024;
 
@@ -195,7 +191,7 @@ impl NativeStore {
         }
         let bytes = std::mem::take(&mut self.later_bytes);
         let tickets = std::mem::take(&mut self.later_tickets);
-        let batch = std::mem::take(&mut *lock(&self.later));
+        let batch = std::mem::take(&mut *settle::lock_held(&self.later));
         let done = if bytes <= MAX_LATER_BYTES {
             self.apply_now(&batch)
         } else {
@@ -406,7 +402,7 @@ impl NativeStore {
                 Ok(p) => p,
                 Err(e) => return Raw(settle::rejected(env, &e)),
             };
-            lock(&self.later).push(Mutation::Keys(writes));
+            settle::lock_held(&self.later).push(Mutation::Keys(writes));
             self.later_tickets.push(ticket);
             self.later_bytes += frame.len();
             if self.later_tickets.len() >= MAX_LATER || self.later_bytes > MAX_LATER_BYTES {
