@@ -13,6 +13,9 @@
 //     on; the store works once the lock is released. With the default timeout the write waits.
 //   - Calls made while a large keys.set is being encoded: they resolve in call order, and a
 //     saveCreds() among them saves the creds as they were at the call.
+//   - Writes made together in one turn (held and committed as one): seen by reads and ordered
+//     with a clear made in that turn, resolved in call order, kept by a close made in it; all
+//     refused after a takeover; one refused while encoding leaves the others written.
 // BRA_HEAVY=1: 100,000 calls, and 20,000 writes per process. BRA_SEED=<n> replays a mix.
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -368,6 +371,20 @@ describe('writes made together in one turn', () => {
       }
     })
   }
+
+  it('fail together with ERR_LEASE_LOST once the session was taken over, writing nothing', async () => {
+    const path = join(dir, 'lease.db')
+    const a = await useRustAuthState(path)
+    const b = await useRustAuthState(path, { takeover: true })
+    try {
+      const results = await Promise.allSettled([1, 2, 3].map((i) => a.state.keys.set({ session: { [`x${i}`]: { i } } })))
+      assert.deepEqual(results.map((r) => r.reason?.code), Array(3).fill(ErrorCode.ERR_LEASE_LOST))
+      assert.deepEqual(await b.state.keys.get('session', ['x1', 'x2', 'x3']), {})
+    } finally {
+      await a.close().catch(() => {})
+      await b.close()
+    }
+  })
 
   it('keep a failed write from failing the writes made with it', async () => {
     const a = await useRustAuthState(join(dir, 'fail.db'))
