@@ -159,12 +159,14 @@ for (const { kind, at, options = {} } of LOCATIONS) {
         for (const m of queued) await deliver(m)
         await rounds('after first takeover', 3)
 
-        // Kill 2, in the middle of a command: a dozen sends go out at once and the holder dies
-        // as soon as the first is acknowledged, long before it can have answered them all.
+        // Kill 2, in the middle of a command: sixty sends go out at once and the holder dies
+        // as soon as the first is acknowledged, long before it can have answered them all (it
+        // answers them one by one; a dozen could all be answered before the kill landed on a
+        // loaded machine).
         // Those it acknowledged are delivered; the others never are, whether or not their
         // step reached the store: the receivers just see a gap in the chain.
         const pipelined = []
-        for (let k = 0; k < 4; k++) for (const [from, to] of PAIRS) pipelined.push({ from: id[from], to: id[to], text: `pipelined ${k} ${from}→${to}` })
+        for (let k = 0; k < 20; k++) for (const [from, to] of PAIRS) pipelined.push({ from: id[from], to: id[to], text: `pipelined ${k} ${from}→${to}` })
         const inflight = pipelined.map((m) => first.b.call({ cmd: 'send', ...m }))
         inflight.forEach((p) => p.catch(() => {}))
         await inflight[0]
