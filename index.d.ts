@@ -252,7 +252,10 @@ export interface RustSignalKeyStore extends SignalKeyStore {
   ): Promise<{ [id: string]: SignalDataTypeMap[T] }>
   /**
    * Writes keys of any number of types, all or nothing: if one value cannot be stored, none
-   * of `data` is written.
+   * of `data` is written. Calls made together in one turn of the event loop (many chats at
+   * once) share one commit; each promise resolves once the commit holding its call is done.
+   * A call refused for its own values fails alone; a failure of the store (a lost lease, a
+   * full disk) fails every call of that commit.
    *
    * @param data - `{ [type]: { [id]: value } }`; a `null` (or `undefined`) value deletes that id.
    */
