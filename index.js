@@ -17,9 +17,9 @@ const scratch = Buffer.allocUnsafeSlow(256 * 1024)
 
 
 /**
- * Whether a write was already made in this turn of the event loop. A write made alone may run
- * at once on this thread; writes made together (`Promise.all` of many sets, a busy bot) go
- * through the storage thread, where they share one commit.
+ * Whether a write was already made in this turn of the event loop. The first write of a turn
+ * may run at once on this thread; the ones made with it (`Promise.all` of many sets, a busy
+ * bot) are held and share one commit when the turn ends (see setLater).
  */
 let writing = false
 const settled = Promise.resolve()
@@ -106,10 +106,10 @@ function finish(metrics, op, type, started, items, bytes, out) {
 }
 
 /**
- * Writes `frame` (`now` and `queued` being the native store's pair of methods): at once on
- * this thread when it was made alone and the store can, else through the storage thread.
- * `now` is null on a server, which never completes a write at once: asking would cost each
- * write a native call.
+ * Writes `frame`: at once on this thread (`now`) when it is the turn's first write and the
+ * store can, else through `queued` (held with the turn's other writes, or on a server sent to
+ * the storage thread). `now` is null on a server, which never completes a write at once:
+ * asking would cost each write a native call.
  */
 function write(store, now, queued, frame) {
   if (now !== null && alone()) {
