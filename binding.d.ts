@@ -52,14 +52,14 @@ export declare class NativeStore {
    * `set`, done at once on this thread when the store is idle and the frame small: see
    * `write_now` for what it returns.
    */
-  setNow(frame: Buffer): boolean | Error
+  setNow(frame: Buffer): boolean | Error | Promise<void>
   clear(): Raw
   /** Resolves to the encoded creds, or `null` for a new session. */
   loadCreds(): Raw
   /** `creds`: one encoded value, written through the storage thread. */
   saveCreds(creds: Buffer): Raw
   /** `saveCreds`, done at once on this thread when it can: see `write_now`. */
-  saveCredsNow(creds: Buffer): boolean | Error
+  saveCredsNow(creds: Buffer): boolean | Error | Promise<void>
   /**
    * One page of `list`/`listIds`: up to `limit` entries after `after`, in id order, as
    * an entries frame (values empty unless `withValues`).
@@ -101,6 +101,11 @@ export declare class NativeStore {
    * skips asking for an answer on its own thread.
    */
   get remote(): boolean
+  /**
+   * Whether small calls may complete on the JavaScript thread (`getSync`, `setNow`,
+   * `saveCredsNow`): in a file, and on a Redis server through its fast lane.
+   */
+  get quick(): boolean
   get closed(): boolean
 }
 

@@ -108,13 +108,15 @@ function finish(metrics, op, type, started, items, bytes, out) {
 /**
  * Writes `frame`: at once on this thread (`now`) when it is the turn's first write and the
  * store can, else through `queued` (held with the turn's other writes, or on a server sent to
- * the storage thread). `now` is null on a server, which never completes a write at once:
- * asking would cost each write a native call.
+ * the storage thread). `now` is null where no write completes at once (PostgreSQL): asking
+ * would cost each write a native call. On Redis's fast lane a write whose answer is late
+ * comes back as the promise of its outcome.
  */
 function write(store, now, queued, frame) {
   if (now !== null && alone()) {
     const done = now.call(store, frame)
     if (done === true) return DONE
+    if (done instanceof Promise) return done
     if (done !== false) return Promise.reject(done)
   }
   return queued.call(store, frame)
@@ -208,6 +210,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
     return type === 'app-state-sync-key' ? asAppStateKeys(found) : found
   }
   const local = !store.remote
+  const quick = store.quick
   const later = local ? setLater(store) : null
   return {
     get(type, ids) {
@@ -224,10 +227,10 @@ function makeKeys(store, submit, proto, metrics, absent) {
       const out = submit(
         () => (codec.checkType(type), codec.encodeIds(ids)),
         (frame) => {
-          // Small reads of a file are answered on this thread when no write is in flight, into
-          // a buffer kept for it and decoded before anything else runs (a server always answers
-          // later).
-          const n = local ? store.getSync(type, frame, scratch) : -1
+          // Small reads of a file (or of Redis through its fast lane) are answered on this
+          // thread when no call is in flight, into a buffer kept for it and decoded before
+          // anything else runs.
+          const n = quick ? store.getSync(type, frame, scratch) : -1
           if (n >= 0) return (bytes = n), seen(codec.decodeMapNow(scratch))
           if (ids.length > 2 * READ_PART) return readInParts(store, type, ids, (b) => (bytes += b)).then(seen)
           return store.get(type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then(seen)
@@ -247,7 +250,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
       }
       const out = submit(
         () => codec.encodeSet(data, stage),
-        (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, local ? store.setNow : null, local ? later : store.set, frame)),
+        (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, quick ? store.setNow : null, local ? later : store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
     },
@@ -288,7 +291,6 @@ async function useRustAuthState(path, options) {
   const { sessionId, logger, credsDebounceMs } = opts
   const { initAuthCreds, proto } = await loadBaileys()
   const { store, abandon } = await openStore(path, opts)
-  const local = !store.remote
   // Baileys saves on every creds.update, often with nothing changed: identical creds are not
   // written again, and the caller waits for the write that already holds them. Once the
   // session was taken over they are written anyway (and fail with ERR_LEASE_LOST): the caller
@@ -323,7 +325,7 @@ async function useRustAuthState(path, options) {
       (bytes) => {
         const { last } = saved
         if (last !== null && !store.closed && last.bytes.equals(bytes)) return last.done
-        const written = write(store, local ? store.saveCredsNow : null, store.saveCreds, bytes)
+        const written = write(store, store.quick ? store.saveCredsNow : null, store.saveCreds, bytes)
         const entry = { bytes, done: written }
         saved.last = entry
         if (written !== DONE) {

@@ -196,6 +196,13 @@ describe('postgres', () => {
   })
 })
 
+/** The CLIENT LIST line of a connection named `name` with a command received but not run. */
+function waiting(name) {
+  return redisCli('CLIENT', 'LIST')
+    .split('\n')
+    .find((l) => l.includes(` name=${name} `) && /\bflags=\w*b/.test(l))
+}
+
 describe('redis', () => {
   if (!serverUp('redis')) return
   const clientName = `bra-fault-${process.pid}`
@@ -208,11 +215,7 @@ describe('redis', () => {
         // Paused writes keep the script in the server, received but not run.
         hold: async () => redisCli('CLIENT', 'PAUSE', '10000', 'WRITE'),
         cut: async () => {
-          const line = await until('the set waiting in the server', () =>
-            redisCli('CLIENT', 'LIST')
-              .split('\n')
-              .find((l) => l.includes(` name=${clientName} `) && l.includes('cmd=evalsha')),
-          )
+          const line = await until('the set waiting in the server', () => waiting(clientName))
           redisCli('CLIENT', 'KILL', 'ID', line.match(/^id=(\d+)/)[1])
         },
         release: async () => redisCli('CLIENT', 'UNPAUSE'),
@@ -222,6 +225,95 @@ describe('redis', () => {
 
   test('an unreachable server rejects opening with ERR_UNAVAILABLE', async () => {
     await assert.rejects(useRustAuthState('redis://127.0.0.1:9'), { code: ErrorCode.ERR_UNAVAILABLE })
+  })
+
+  // Small calls go through the fast lane, a connection read on the JavaScript thread
+  // (src/redis/lane.rs) for at most a millisecond.
+  describe('a call answered late on the fast lane', () => {
+    /** Runs `run` on the keys of a store (its connections named `name`) holding a = 'first'. */
+    async function withStore(name, run) {
+      const store = await useRustAuthState(REDIS_URL, { prefix: RUN_PREFIX, sessionId: name, clientName: name })
+      try {
+        const { keys } = store.state
+        await keys.set({ session: { a: Buffer.from('first') } })
+        // The lane connects with the store, beside the connection stores share. On a loaded
+        // machine a call may be late and rest it: the next call after a second connects it.
+        const connections = () => redisCli('CLIENT', 'LIST').split('\n').filter((l) => l.includes(` name=${name} `)).length
+        for (let tries = 0; connections() < 2; tries++) {
+          assert.ok(tries < 20, 'the lane connects')
+          await sleep(500)
+          await keys.get('session', ['a'])
+        }
+        await run(keys)
+      } finally {
+        redisCli('CLIENT', 'UNPAUSE')
+        await store.close()
+      }
+    }
+    /** Runs `call` and counts the event loop's 5 ms ticks until it settles. */
+    async function ticking(call) {
+      let ticks = 0
+      const timer = setInterval(() => ticks++, 5)
+      const started = performance.now()
+      const promise = call()
+      const returned = performance.now() - started
+      try {
+        const value = await promise
+        return { value, returned, settled: performance.now() - started, ticks }
+      } finally {
+        clearInterval(timer)
+      }
+    }
+
+    test('a write resolves when the server answers, the event loop free meanwhile, and calls made after it wait for it', async () => {
+      await withStore(`bra-late-write-${process.pid}`, async (keys) => {
+        redisCli('CLIENT', 'PAUSE', '300', 'WRITE')
+        let read
+        let next
+        const { returned, settled, ticks } = await ticking(() => {
+          const set = keys.set({ session: { a: Buffer.from('second') } })
+          read = keys.get('session', ['a'])
+          next = keys.set({ session: { b: Buffer.from('third') } })
+          return set
+        })
+        assert.ok(returned < 100, `keys.set returned after ${returned} ms`)
+        assert.ok(settled >= 200, `it resolved after ${settled} ms, before the server ran it`)
+        assert.ok(ticks >= 10, `the event loop ran ${ticks} times while it waited`)
+        assert.deepStrictEqual(await read, { a: Buffer.from('second') })
+        await next
+        assert.deepStrictEqual(await keys.get('session', ['a', 'b']), { a: Buffer.from('second'), b: Buffer.from('third') })
+      })
+    })
+
+    test('a write whose connection is killed before the server runs it rejects with ERR_UNAVAILABLE, and nothing of it is written', async () => {
+      await withStore(`bra-late-cut-${process.pid}`, async (keys) => {
+        redisCli('CLIENT', 'PAUSE', '10000', 'WRITE')
+        const outcome = keys.set({ session: { a: Buffer.from('lost'), b: Buffer.from('lost') } }).then(
+          () => null,
+          (err) => err,
+        )
+        const line = await until('the write waiting in the server', () => waiting(`bra-late-cut-${process.pid}`))
+        redisCli('CLIENT', 'KILL', 'ID', line.match(/^id=(\d+)/)[1])
+        redisCli('CLIENT', 'UNPAUSE')
+        const err = await outcome
+        assert.equal(err?.code, ErrorCode.ERR_UNAVAILABLE, err?.message)
+        assert.match(err.message, /may or may not have been written/)
+        assert.deepStrictEqual(await keys.get('session', ['a', 'b']), { a: Buffer.from('first') })
+        await keys.set({ session: { b: Buffer.from('kept') } })
+        assert.deepStrictEqual(await keys.get('session', ['b']), { b: Buffer.from('kept') })
+      })
+    })
+
+    test('a read gives the lane up and is answered through the shared connection, the event loop free meanwhile', async () => {
+      await withStore(`bra-late-read-${process.pid}`, async (keys) => {
+        redisCli('CLIENT', 'PAUSE', '300', 'ALL')
+        const { value, returned, settled, ticks } = await ticking(() => keys.get('session', ['a']))
+        assert.deepStrictEqual(value, { a: Buffer.from('first') })
+        assert.ok(returned < 100, `keys.get returned after ${returned} ms`)
+        assert.ok(settled >= 200, `it resolved after ${settled} ms, before the server answered`)
+        assert.ok(ticks >= 10, `the event loop ran ${ticks} times while it waited`)
+      })
+    })
   })
 
   test('redisWait rejects a write fewer replicas acknowledged with ERR_NOT_REPLICATED', async () => {

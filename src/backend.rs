@@ -100,6 +100,18 @@ pub type Pending<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// What a `get` finds.
 pub type Found = Result<Vec<Entry>>;
 
+/// What `Backend::try_apply` came to.
+#[derive(Debug)]
+pub enum TryApply {
+    /// Applied (or failed), with each mutation's outcome.
+    Done(Vec<Result<()>>),
+    /// Nothing written: the batch goes through the storage thread instead.
+    NotNow,
+    /// Sent to the server, whose answer is late: `finish_owed`, on the storage side, waits
+    /// for it. Until then the store serves nothing else.
+    Owed,
+}
+
 /// A storage engine bound to one session.
 pub trait Backend: Send {
     /// The stored values of `ids` that exist, in any order.
@@ -147,10 +159,14 @@ pub trait Backend: Send {
         None
     }
 
-    /// Applies a small batch at once under the same conditions as `try_get_frame`; `None`
-    /// (nothing written) sends it through the storage thread instead.
-    fn try_apply(&mut self, _batch: &[Mutation]) -> Option<Vec<Result<()>>> {
-        None
+    /// Applies a small batch at once under the same conditions as `try_get_frame`.
+    fn try_apply(&mut self, _batch: &[Mutation]) -> TryApply {
+        TryApply::NotNow
+    }
+
+    /// The outcome of the batch `try_apply` left owed, waiting for it (a blocking call).
+    fn finish_owed(&mut self) -> Result<()> {
+        Err(Error::new(Code::Internal, "no write is owed"))
     }
 
     /// Writes part of a large set (`KeyWrite`s of one `keys.set` sent in parts while the

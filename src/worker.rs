@@ -55,6 +55,9 @@ pub enum Op {
     /// The upkeep a write made on the JavaScript thread left due (`Backend::upkeep`).
     /// Answers nobody.
     Upkeep,
+    /// The outcome of a write made on the JavaScript thread whose answer was late
+    /// (`TryApply::Owed`): waited for before anything queued after it.
+    Owed,
     Call(Call),
     Close,
 }
@@ -302,7 +305,8 @@ fn serve<T: Send + 'static>(
         upkeep(&slot);
         if let (Some(runtime), Some(be)) = (handover, taken) {
             // A server store just opened: its task takes the queue from here, in order.
-            runtime.spawn(serve_remote(rx, notify, be, exit));
+            *lock(&slot) = Some(be);
+            runtime.spawn(serve_remote(rx, notify, slot, exit));
             return;
         }
     }
@@ -375,6 +379,7 @@ fn read(op: Op, be: &mut dyn Backend) -> Result<Reply> {
             with_values,
         } => entries(&kind, be.list(&kind, after.as_deref(), limit, with_values)),
         Op::Call(call) => call(be),
+        Op::Owed => be.finish_owed().map(|()| Reply::Done),
         Op::Open(_) | Op::Close | Op::Set(_) | Op::Write(_) | Op::Stage(_) | Op::Upkeep => {
             unreachable!("served by the caller")
         }
@@ -399,15 +404,14 @@ fn creds(stored: Result<Option<Vec<u8>>>) -> Result<Reply> {
 
 /// Serves a server store as a task on the I/O runtime, as `serve` does on its thread. Reads
 /// and writes await the server without blocking; other calls (reports, leases, listing)
-/// run the backend's blocking methods on a blocking thread.
+/// run the backend's blocking methods on a blocking thread. Between requests the backend
+/// is in `slot`, where the JavaScript thread may borrow it (`Worker::try_now`).
 async fn serve_remote<T: Send + 'static>(
     mut rx: Receiver<T>,
     mut notify: impl Notify<T>,
-    be: Box<dyn Backend>,
+    slot: Slot,
     _exit: ExitSignal,
 ) {
-    // `None` only once a blocking thread failed to hand it back.
-    let mut backend = Some(be);
     let mut next: Option<Request<T>> = None;
     let mut staged = Staged::default();
     loop {
@@ -416,9 +420,16 @@ async fn serve_remote<T: Send + 'static>(
             None => rx.recv().await,
         };
         let Some(Request { op, ticket }) = request else {
+            let backend = lock(&slot).take();
             close_remote(backend).await; // every handle dropped
             return;
         };
+        // A server backend never has upkeep due.
+        if let Op::Upkeep = op {
+            continue;
+        }
+        // `None` only once a blocking thread failed to hand it back.
+        let mut backend = lock(&slot).take();
         let done = match (op, backend.as_mut()) {
             (Op::Close, _) => {
                 close_remote(backend).await;
@@ -426,8 +437,6 @@ async fn serve_remote<T: Send + 'static>(
                 return;
             }
             (Op::Stage(part), _) => vec![staged.stage(part, ticket, None)],
-            // A server backend never has upkeep due.
-            (Op::Upkeep, _) => continue,
             (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
                 let mut queued = || rx.try_recv().ok();
                 let mut group = Group::gather(op, ticket, &mut queued, &mut next, &mut staged);
@@ -467,6 +476,8 @@ async fn serve_remote<T: Send + 'static>(
                 result: Err(panicked()),
             }],
         };
+        // Lent back before the answer, which may let JavaScript make its next call here.
+        *lock(&slot) = backend;
         notify.notify(done);
     }
 }

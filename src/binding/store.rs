@@ -12,7 +12,7 @@ use napi_derive::napi;
 
 use super::convert;
 use super::settle::{self, Held, Shape, Shared, Ticket};
-use crate::backend::{Backend, Lease, Mutation, Takeover};
+use crate::backend::{Backend, Lease, Mutation, Takeover, TryApply};
 use crate::error::{Code, Error};
 use crate::open::{Engine, StoreOptions};
 use crate::sqlite::Durability;
@@ -93,6 +93,9 @@ pub struct NativeStore {
     /// On a server: no call is ever served on this thread (see `Backend::is_remote`), so
     /// the `*Now` calls give up before parsing anything.
     remote: bool,
+    /// Whether small calls may complete on this thread: in a file, and on a server with a
+    /// fast lane (a Redis store without `WAIT`; src/redis/lane.rs).
+    quick: bool,
     /// Parts of a set were staged and its last frame is still to come: until it is, no call
     /// may run on this thread (a write there would leave the parts behind).
     staging: bool,
@@ -163,7 +166,7 @@ impl NativeStore {
 
     fn now_only<R>(&self, f: impl FnOnce(&mut dyn Backend) -> Option<R>) -> Option<R> {
         let worker = self.worker.as_ref()?;
-        if self.remote || self.staging || !unsafe { (*self.shared).idle() } {
+        if !self.quick || self.staging || !unsafe { (*self.shared).idle() } {
             return None;
         }
         worker.try_now(f).flatten()
@@ -171,14 +174,31 @@ impl NativeStore {
 
     /// Applies `batch` in one transaction on this thread if the store can (see `now`), with
     /// each mutation's outcome.
-    fn apply_now(&self, batch: &[Mutation]) -> Option<Vec<crate::error::Result<()>>> {
-        let (results, upkeep) =
-            self.now_only(|be| be.try_apply(batch).map(|r| (r, be.upkeep_due())))?;
+    fn apply_now(&self, batch: &[Mutation]) -> TryApply {
+        let Some((tried, upkeep)) =
+            self.now_only(|be| Some((be.try_apply(batch), be.upkeep_due())))
+        else {
+            return TryApply::NotNow;
+        };
         // The storage thread does it, with this thread free; nobody waits for it.
         if let (true, Some(worker)) = (upkeep, &self.worker) {
             let _ = worker.send(Op::Upkeep, Ticket::none());
         }
-        Some(results)
+        tried
+    }
+
+    /// The promise of a write made on this thread whose outcome is owed (`TryApply::Owed`):
+    /// the storage side collects it, before any call made after it.
+    fn owed(&self, env: sys::napi_env) -> Raw {
+        unsafe {
+            match settle::promise(env, Shape::Done) {
+                Ok((ticket, promise)) => {
+                    self.send(env, Op::Owed, ticket);
+                    Raw(promise)
+                }
+                Err(e) => Raw(settle::rejected(env, &e)),
+            }
+        }
     }
 
     /// Commits the writes `set_later` held: in one transaction on this thread when the store
@@ -192,19 +212,19 @@ impl NativeStore {
         let bytes = std::mem::take(&mut self.later_bytes);
         let tickets = std::mem::take(&mut self.later_tickets);
         let batch = std::mem::take(&mut *settle::lock_held(&self.later));
-        let done = if bytes <= MAX_LATER_BYTES {
-            self.apply_now(&batch)
-        } else {
-            None
+        // Only a file holds writes, and it never leaves one owed.
+        let done = match bytes <= MAX_LATER_BYTES {
+            true => self.apply_now(&batch),
+            false => TryApply::NotNow,
         };
         unsafe {
             match done {
-                Some(results) => {
+                TryApply::Done(results) => {
                     for (ticket, result) in tickets.into_iter().zip(results) {
                         settle::settle(env, ticket, result.map(|()| Reply::Done));
                     }
                 }
-                None => {
+                TryApply::NotNow | TryApply::Owed => {
                     for (mutation, ticket) in batch.into_iter().zip(tickets) {
                         self.send(env, Op::Write(mutation), ticket);
                     }
@@ -228,18 +248,19 @@ impl NativeStore {
         self.submit(env, Shape::Text, Op::Call(call))
     }
 
-    /// Applies `mutation` at once on this thread when nothing is queued and the backend can
-    /// (`Ok` with its outcome); else hands it back (`Err`), for the storage thread.
+    /// Applies `mutation` at once on this thread when nothing is queued and the backend can;
+    /// else hands it back (`Err`), for the storage thread.
     fn try_write(
         &mut self,
         env: sys::napi_env,
         mutation: Mutation,
-    ) -> std::result::Result<crate::error::Result<()>, Mutation> {
+    ) -> std::result::Result<Wrote, Mutation> {
         self.flush_later(env);
         let batch = [mutation];
         match self.apply_now(&batch) {
-            Some(mut results) => Ok(results.pop().unwrap_or(Ok(()))),
-            None => {
+            TryApply::Done(mut results) => Ok(Wrote::Done(results.pop().unwrap_or(Ok(())))),
+            TryApply::Owed => Ok(Wrote::Owed),
+            TryApply::NotNow => {
                 let [mutation] = batch;
                 Err(mutation)
             }
@@ -249,25 +270,34 @@ impl NativeStore {
     /// Writes `mutation` at once if it can, else through the storage thread.
     fn write(&mut self, env: Env, mutation: Mutation) -> Raw {
         match self.try_write(env.raw(), mutation) {
-            Ok(result) => {
+            Ok(Wrote::Done(result)) => {
                 let result = result.map(|()| Reply::Done);
                 Raw(unsafe { settle::settled(env.raw(), Shape::Done, result) })
             }
+            Ok(Wrote::Owed) => self.owed(env.raw()),
             Err(mutation) => self.submit(env, Shape::Done, Op::Write(mutation)),
         }
     }
 
     /// `true` once `mutation` was committed on this thread, `false` when it has to go
     /// through the storage thread, or the error it failed with: a call that completes here
-    /// costs JavaScript no promise of its own.
+    /// costs JavaScript no promise of its own. A write sent to a server whose answer is late
+    /// returns the promise of its outcome.
     fn write_now(&mut self, env: Env, mutation: Mutation) -> Raw {
         let env = env.raw();
-        Raw(match self.try_write(env, mutation) {
-            Ok(Ok(())) => unsafe { convert::boolean(env, true) },
-            Ok(Err(e)) => unsafe { settle::error_value(env, &e) },
-            Err(_) => unsafe { convert::boolean(env, false) },
-        })
+        match self.try_write(env, mutation) {
+            Ok(Wrote::Done(Ok(()))) => Raw(unsafe { convert::boolean(env, true) }),
+            Ok(Wrote::Done(Err(e))) => Raw(unsafe { settle::error_value(env, &e) }),
+            Ok(Wrote::Owed) => self.owed(env),
+            Err(_) => Raw(unsafe { convert::boolean(env, false) }),
+        }
     }
+}
+
+/// A write made on the JavaScript thread: done, or sent with its outcome owed.
+enum Wrote {
+    Done(crate::error::Result<()>),
+    Owed,
 }
 
 /// Creds as JavaScript encoded them, in stored form.
@@ -291,6 +321,7 @@ impl NativeStore {
             shared,
             progress: Arc::default(),
             remote: false,
+            quick: false,
             staging: false,
             later,
             later_tickets: Vec::new(),
@@ -320,7 +351,10 @@ impl NativeStore {
             wait,
             tls_ca: options.tls_ca,
         };
-        self.remote = Engine::of(&location) != Engine::Sqlite;
+        let engine = Engine::of(&location);
+        self.remote = engine != Engine::Sqlite;
+        self.quick =
+            engine == Engine::Sqlite || (engine == Engine::Redis && options.wait.is_none());
         let open = Box::new(move || crate::open::open(&location, &options));
         self.submit(env, Shape::Done, Op::Open(open))
     }
@@ -420,9 +454,9 @@ impl NativeStore {
 
     /// `set`, done at once on this thread when the store is idle and the frame small: see
     /// `write_now` for what it returns.
-    #[napi(js_name = "setNow", ts_return_type = "boolean | Error")]
+    #[napi(js_name = "setNow", ts_return_type = "boolean | Error | Promise<void>")]
     pub fn set_now(&mut self, env: Env, frame: BufferSlice) -> Raw {
-        if self.remote || frame.len() > MAX_NOW_FRAME {
+        if !self.quick || frame.len() > MAX_NOW_FRAME {
             return Raw(unsafe { convert::boolean(env.raw(), false) });
         }
         match wire::parse_set(&frame) {
@@ -452,9 +486,12 @@ impl NativeStore {
     }
 
     /// `saveCreds`, done at once on this thread when it can: see `write_now`.
-    #[napi(js_name = "saveCredsNow", ts_return_type = "boolean | Error")]
+    #[napi(
+        js_name = "saveCredsNow",
+        ts_return_type = "boolean | Error | Promise<void>"
+    )]
     pub fn save_creds_now(&mut self, env: Env, creds: BufferSlice) -> Raw {
-        if self.remote {
+        if !self.quick {
             return Raw(unsafe { convert::boolean(env.raw(), false) });
         }
         match stored_creds(&creds) {
@@ -608,6 +645,13 @@ impl NativeStore {
     #[napi(getter)]
     pub fn remote(&self) -> bool {
         self.remote
+    }
+
+    /// Whether small calls may complete on the JavaScript thread (`getSync`, `setNow`,
+    /// `saveCredsNow`): in a file, and on a Redis server through its fast lane.
+    #[napi(getter)]
+    pub fn quick(&self) -> bool {
+        self.quick
     }
 
     #[napi(getter)]

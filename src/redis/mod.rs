@@ -4,10 +4,11 @@
 //!
 //! Times (`created_ms`, lease renewals and lapses) are read from the server's clock (`TIME`).
 
+mod lane;
 mod scripts;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, RedisError, Script, ScriptInvocation};
@@ -15,12 +16,14 @@ use tokio::sync::Mutex as AsyncMutex;
 
 use crate::backend::{
     Backend, Entry, Found, Holder, KeyWrite, Lease, Mutation, Pending, SessionInfo, Takeover,
-    TypeCount,
+    TryApply, TypeCount,
 };
 use crate::error::{Code, Error, Result};
 use crate::server::{
     self, block_on, lease_lost, outcome_unknown, unavailable, ServerOptions, CONNECT_TIMEOUT,
 };
+use crate::wire;
+use lane::{Fault, Lane, LaneTarget, Lanes};
 
 const SERVER: &str = "Redis";
 
@@ -70,6 +73,9 @@ struct Connection {
     client: ::redis::Client,
     name: String,
     live: AsyncMutex<Option<MultiplexedConnection>>,
+    /// The fast lane beside it (lane.rs), for the JavaScript thread; `None` where it does
+    /// not serve (over TLS).
+    lanes: Option<Mutex<Lanes>>,
 }
 
 impl Connection {
@@ -165,10 +171,16 @@ fn connection(url: &str, options: &ServerOptions) -> Result<Arc<Connection>> {
                 ::redis::Client::build_with_tls(url, roots).map_err(bad_url)?
             }
         };
+        let lanes = LaneTarget::new(
+            client.get_connection_info(),
+            &options.client_name,
+            &[scripts::APPLY],
+        );
         Ok(Arc::new(Connection {
             client,
             name: options.client_name.clone(),
             live: AsyncMutex::new(None),
+            lanes: lanes.map(|target| Mutex::new(Lanes::new(target))),
         }))
     })
 }
@@ -353,6 +365,11 @@ pub struct RedisBackend {
     known: Option<String>,
     /// The mark a session this store makes gets.
     mark: String,
+    /// Whether small calls made on the JavaScript thread take the fast lane (not with
+    /// `WAIT`, which must follow the write on its connection).
+    quick: bool,
+    /// A lane whose write's reply came late, until `finish_owed` collects it.
+    owed: Option<Lane>,
 }
 
 /// A mark no earlier making of a session under the same name has: the clock, and random
@@ -395,6 +412,11 @@ impl RedisBackend {
         check_prefix(&options.namespace)?;
         let conn = connection(url, options)?;
         block_on(conn.get())?;
+        let quick = options.wait.is_none();
+        if let (true, Some(lanes)) = (quick, &conn.lanes) {
+            // Here, off the JavaScript thread, it may take its time.
+            lanes.lock().unwrap_or_else(|e| e.into_inner()).connect();
+        }
         Ok(RedisBackend {
             conn,
             prefix: options.namespace.clone(),
@@ -404,6 +426,8 @@ impl RedisBackend {
             wait: options.wait,
             known: None,
             mark: fresh_mark(),
+            quick,
+            owed: None,
         })
     }
 
@@ -411,8 +435,22 @@ impl RedisBackend {
         self.lease.as_deref().unwrap_or("")
     }
 
-    /// Applies the batch; `Ok` holds the mark of the session written.
-    async fn apply_batch(&self, batch: &[Mutation]) -> Result<String> {
+    /// The fast lane, when this store takes it and no other thread holds it.
+    fn lanes(&self) -> Option<MutexGuard<'_, Lanes>> {
+        self.lanes_of(&self.conn)
+    }
+
+    fn lanes_of<'c>(&self, conn: &'c Connection) -> Option<MutexGuard<'c, Lanes>> {
+        let lanes = conn.lanes.as_ref().filter(|_| self.quick)?;
+        match lanes.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// The call of the apply script for `batch`.
+    fn apply_call(&self, batch: &[Mutation]) -> ScriptInvocation<'static> {
         let mut call = self
             .keys
             .write(&scripts().apply, &self.session, self.token());
@@ -423,16 +461,30 @@ impl RedisBackend {
         for mutation in batch {
             push_mutation(&mut call, mutation);
         }
+        call
+    }
+
+    /// What the apply script answered: the mark of the session written, kept.
+    fn applied(&mut self, applied: Applied) -> Result<()> {
+        match applied {
+            Applied::Done { born } => {
+                self.known = Some(born);
+                Ok(())
+            }
+            Applied::LeaseLost => Err(lease_lost(&self.session)),
+            Applied::SessionDeleted => Err(Error::session_deleted(&self.session)),
+        }
+    }
+
+    /// Applies the batch through the runtime.
+    async fn apply_batch(&mut self, batch: &[Mutation]) -> Result<()> {
+        let call = self.apply_call(batch);
         let applied: Applied = self
             .conn
             .run(&call)
             .await
             .map_err(|e| outcome_unknown(SERVER, &e))?;
-        let born = match applied {
-            Applied::Done { born } => born,
-            Applied::LeaseLost => return Err(lease_lost(&self.session)),
-            Applied::SessionDeleted => return Err(Error::session_deleted(&self.session)),
-        };
+        self.applied(applied)?;
         if let Some((replicas, timeout)) = self.wait {
             let acked: u32 = self
                 .conn
@@ -449,9 +501,61 @@ impl RedisBackend {
                 ));
             }
         }
-        Ok(born)
+        Ok(())
+    }
+
+    /// The read of `ids`: their values, or nothing if the session this store knows is gone
+    /// (`Marked`).
+    fn read(&self, kind: &str, ids: &[String]) -> Read {
+        let read = ::redis::cmd("HMGET")
+            .arg(self.keys.values(kind))
+            .arg(ids)
+            .to_owned();
+        match &self.known {
+            None => Read::Plain(read),
+            // Read with the session's mark, in one MULTI/EXEC: a store whose session was
+            // deleted (maybe made again under its name) finds nothing, as it would in a
+            // file or in PostgreSQL, instead of the keys of the new session.
+            Some(_) => {
+                let mut pipe = ::redis::pipe();
+                pipe.atomic()
+                    .cmd("HMGET")
+                    .arg(self.keys.of("meta"))
+                    .arg(&["created_ms", "born"])
+                    .add_command(read);
+                Read::Marked(pipe)
+            }
+        }
+    }
+
+    /// The entries a read found; `marked` is the answer of a `Read::Marked`.
+    fn found(
+        &self,
+        ids: &[String],
+        values: Vec<Option<Vec<u8>>>,
+        marked: Option<Mark>,
+    ) -> Vec<Entry> {
+        if let (Some((created, born)), Some(known)) = (marked, &self.known) {
+            if created.is_none() || born.as_deref().unwrap_or("") != known {
+                return Vec::new();
+            }
+        }
+        ids.iter()
+            .zip(values)
+            .filter_map(|(id, v)| Some((id.clone(), v?)))
+            .collect()
     }
 }
+
+/// A read of keys (see `RedisBackend::read`).
+enum Read {
+    Plain(::redis::Cmd),
+    Marked(::redis::Pipeline),
+}
+
+/// The `created_ms` and `born` of a session, read with its keys.
+type Mark = (Option<i64>, Option<String>);
+type Values = Vec<Option<Vec<u8>>>;
 
 impl Backend for RedisBackend {
     server::remote_calls!();
@@ -461,35 +565,16 @@ impl Backend for RedisBackend {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            let read = ::redis::cmd("HMGET")
-                .arg(self.keys.values(kind))
-                .arg(ids)
-                .to_owned();
-            let values: Vec<Option<Vec<u8>>> = match &self.known {
-                None => self.conn.cmd(&read).await?,
-                // Read with the session's mark, in one MULTI/EXEC: a store whose session
-                // was deleted (maybe made again under its name) finds nothing, as it would
-                // in a file or in PostgreSQL, instead of the keys of the new session.
-                Some(known) => {
-                    let mut pipe = ::redis::pipe();
-                    pipe.atomic()
-                        .cmd("HMGET")
-                        .arg(self.keys.of("meta"))
-                        .arg(&["created_ms", "born"])
-                        .add_command(read);
-                    type Marked = ((Option<i64>, Option<String>), Vec<Option<Vec<u8>>>);
-                    let ((created, born), values): Marked = self.conn.pipe(&pipe).await?;
-                    if created.is_none() || born.as_deref().unwrap_or("") != known {
-                        return Ok(Vec::new());
-                    }
-                    values
+            Ok(match self.read(kind, ids) {
+                Read::Plain(cmd) => {
+                    let values = self.conn.cmd(&cmd).await?;
+                    self.found(ids, values, None)
                 }
-            };
-            Ok(ids
-                .iter()
-                .zip(values)
-                .filter_map(|(id, v)| Some((id.clone(), v?)))
-                .collect())
+                Read::Marked(pipe) => {
+                    let (mark, values): (Mark, Values) = self.conn.pipe(&pipe).await?;
+                    self.found(ids, values, Some(mark))
+                }
+            })
         })
     }
 
@@ -512,11 +597,82 @@ impl Backend for RedisBackend {
         // One script for the whole batch: Redis runs it whole, so each mutation applies
         // entirely, and none can fail alone once the lease check passed.
         Box::pin(async move {
-            let result = self.apply_batch(batch).await.map(|born| {
-                self.known = Some(born);
-            });
+            let result = self.apply_batch(batch).await;
             batch.iter().map(|_| result.clone()).collect()
         })
+    }
+
+    /// On the fast lane, a read gives up when the reply is late (the lane is dropped with
+    /// it): it is then made again through the runtime, which is safe for a read.
+    fn try_get_frame(&mut self, kind: &str, ids: &[String]) -> Option<Result<Vec<u8>>> {
+        let read = self.read(kind, ids);
+        let mut lanes = self.lanes()?;
+        let lane = lanes.get()?;
+        lane.begin();
+        let found = match read {
+            Read::Plain(cmd) => cmd.query::<Values>(lane).map(|v| (None, v)),
+            Read::Marked(pipe) => pipe
+                .query::<(Mark, Values)>(lane)
+                .map(|(mark, v)| (Some(mark), v)),
+        };
+        match found {
+            Ok((mark, values)) => Some(wire::entries_frame(kind, &self.found(ids, values, mark))),
+            Err(_) => {
+                lanes.rest();
+                None
+            }
+        }
+    }
+
+    /// On the fast lane, a write whose reply is late leaves it owed (it may have been
+    /// applied): the storage side collects it with `finish_owed` before anything else.
+    fn try_apply(&mut self, batch: &[Mutation]) -> TryApply {
+        if batch.len() != 1 {
+            return TryApply::NotNow;
+        }
+        let call = self.apply_call(batch);
+        let conn = self.conn.clone();
+        let Some(mut lanes) = self.lanes_of(&conn) else {
+            return TryApply::NotNow;
+        };
+        let Some(lane) = lanes.get() else {
+            return TryApply::NotNow;
+        };
+        lane.begin();
+        let result = match call.invoke::<Applied>(lane) {
+            Ok(applied) => self.applied(applied),
+            Err(e) => match lane.fault() {
+                Some(Fault::Late) => {
+                    // The lane goes with the write it owes; the others get a new one.
+                    self.owed = lanes.take();
+                    return TryApply::Owed;
+                }
+                Some(Fault::NotSent) => {
+                    lanes.rest();
+                    return TryApply::NotNow;
+                }
+                Some(Fault::Broken) => {
+                    lanes.rest();
+                    Err(outcome_unknown(SERVER, &unavailable(SERVER, e)))
+                }
+                None => Err(e.into()),
+            },
+        };
+        TryApply::Done(vec![result])
+    }
+
+    fn finish_owed(&mut self) -> Result<()> {
+        let Some(mut lane) = self.owed.take() else {
+            return Err(Error::new(Code::Internal, "no write is owed"));
+        };
+        let applied = lane
+            .finish_script(scripts::APPLY)
+            .and_then(|v| Ok(::redis::from_redis_value::<Applied>(v)?));
+        match applied {
+            Ok(applied) => self.applied(applied),
+            Err(e) if e.is_io_error() => Err(outcome_unknown(SERVER, &unavailable(SERVER, e))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     fn list(

@@ -112,6 +112,62 @@ fn short_path_writes_keep_the_index_and_sizes() {
     assert!(db.integrity().unwrap().is_empty());
 }
 
+/// The fast lane (lane.rs) writes and reads as the shared connection does; a write it
+/// sent whose answer is late is collected by `finish_owed`, the script loaded again if the
+/// server lost it meanwhile.
+#[test]
+fn the_fast_lane_writes_and_reads_like_the_shared_connection() {
+    let Some(store) = fresh("lane") else { return };
+    let mut db = store.open("s");
+    let stored = |v: &[u8]| {
+        let value = crate::codec::Value::Bytes(v.to_vec()).encode();
+        crate::codec::to_stored(&value).unwrap()
+    };
+    let write = |db: &mut Box<dyn Backend>, value: &[u8]| match db
+        .try_apply(&[Mutation::Keys(vec![put("t", "1", &stored(value))])])
+    {
+        TryApply::Done(results) => results.into_iter().collect::<Result<()>>(),
+        // A loaded machine may be late by a millisecond.
+        TryApply::Owed => db.finish_owed(),
+        TryApply::NotNow => panic!("the lane is not taken"),
+    };
+    let read = |db: &mut Box<dyn Backend>, value: &[u8]| {
+        assert_eq!(
+            db.get("t", &ids(&["1"])).unwrap(),
+            vec![("1".into(), stored(value))]
+        )
+    };
+    write(&mut db, b"a").unwrap();
+    read(&mut db, b"a");
+    if let Some(frame) = db.try_get_frame("t", &ids(&["1"])) {
+        assert_eq!(frame.unwrap(), db.get_frame("t", &ids(&["1"])).unwrap());
+    }
+
+    // The server forgot the script: the lane loads it again.
+    let _: String = admin(::redis::cmd("SCRIPT").arg("FLUSH")).unwrap();
+    write(&mut db, b"b").unwrap();
+    read(&mut db, b"b");
+
+    // Writes paused: the answer is late and owed, then collected, the script loaded again
+    // first if it was forgotten.
+    for flush in [false, true] {
+        if flush {
+            let _: String = admin(::redis::cmd("SCRIPT").arg("FLUSH")).unwrap();
+        }
+        let _: String = admin(::redis::cmd("CLIENT").arg(&["PAUSE", "300", "WRITE"])).unwrap();
+        let value = [b'c', u8::from(flush)];
+        let tried = db.try_apply(&[Mutation::Keys(vec![put("t", "1", &stored(&value))])]);
+        assert!(matches!(tried, TryApply::Owed), "{tried:?}");
+        db.finish_owed().unwrap();
+        read(&mut db, &value);
+        // A late answer rests the lane for a second.
+        let next = [Mutation::Keys(vec![put("t", "2", &stored(b"x"))])];
+        assert!(matches!(db.try_apply(&next), TryApply::NotNow));
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    assert!(db.finish_owed().is_err(), "nothing is owed any more");
+}
+
 #[test]
 fn bad_locations_are_refused_clearly() {
     let Some(store) = fresh("bad") else { return };

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, MAIN_DB};
 pub use schema::VERSION as SCHEMA_VERSION;
 
 use crate::backend::{
-    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TypeCount,
+    Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TryApply, TypeCount,
 };
 use crate::error::{Code, Error, Result};
 use crate::wire;
@@ -494,17 +494,21 @@ impl Backend for SqliteBackend {
         }
     }
 
-    fn try_apply(&mut self, batch: &[Mutation]) -> Option<Vec<Result<()>>> {
+    fn try_apply(&mut self, batch: &[Mutation]) -> TryApply {
         // An fsync per commit belongs off the JavaScript thread.
         if self.durability == Durability::Full {
-            return None;
+            return TryApply::NotNow;
         }
         // Busy can only come from BEGIN IMMEDIATE, before anything was written.
         let results = self.without_waiting(|b| b.apply(batch));
         let busy = results
             .iter()
             .any(|r| matches!(r, Err(e) if e.code == Code::Busy));
-        (!busy).then_some(results)
+        if busy {
+            TryApply::NotNow
+        } else {
+            TryApply::Done(results)
+        }
     }
 
     fn write_part(&mut self, writes: &[KeyWrite]) -> Result<bool> {
