@@ -95,6 +95,11 @@ impl Lanes {
     /// The lane, connected now if need be; `None` while it rests, or when the server did
     /// not answer in time.
     pub fn get(&mut self) -> Option<&mut Lane> {
+        // A server closes connections idle past its `timeout`: a write sent on one would
+        // find out only after it was sent, its outcome unknown.
+        if self.lane.as_ref().is_some_and(|lane| !lane.open()) {
+            self.lane = None;
+        }
         if self.lane.is_none() {
             if self.resting_until.is_some_and(|t| Instant::now() < t) {
                 return None;
@@ -197,6 +202,18 @@ impl Lane {
             }
         }
         Ok(replies)
+    }
+
+    /// Whether the connection is still open and holds nothing unread (a connection closed
+    /// by the server reads as its end).
+    fn open(&self) -> bool {
+        let mut byte = [0u8];
+        let peeked = self
+            .stream
+            .set_nonblocking(true)
+            .and_then(|()| self.stream.peek(&mut byte));
+        let idle = matches!(&peeked, Err(e) if e.kind() == ErrorKind::WouldBlock);
+        idle && self.stream.set_nonblocking(false).is_ok()
     }
 
     /// Why the last call failed, if not by the server's answer.

@@ -166,6 +166,42 @@ fn the_fast_lane_writes_and_reads_like_the_shared_connection() {
         std::thread::sleep(Duration::from_millis(1100));
     }
     assert!(db.finish_owed().is_err(), "nothing is owed any more");
+
+    // A lane the server closed (as it does past its idle `timeout`) is found closed before
+    // a write is sent on it, and connected again.
+    let name = format!("bra-lane-test-{}", std::process::id());
+    let options = ServerOptions {
+        client_name: name.clone(),
+        ..store.options.clone()
+    };
+    let mut own = RedisBackend::open(&store.url, &options).unwrap();
+    let put_now =
+        |be: &mut RedisBackend| be.try_apply(&[Mutation::Keys(vec![put("t", "3", &stored(b"y"))])]);
+    // Answered in time, so that the lane stays (a loaded machine may be late).
+    for tries in 0.. {
+        match put_now(&mut own) {
+            TryApply::Done(r) if r == [Ok(())] => break,
+            TryApply::Owed => own.finish_owed().unwrap(),
+            other => assert!(matches!(other, TryApply::NotNow), "{other:?}"),
+        }
+        assert!(tries < 5, "the lane answers in time");
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let listed: String = admin(::redis::cmd("CLIENT").arg("LIST")).unwrap();
+    let lane = listed
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")) && l.contains(" cmd=evalsha "))
+        .and_then(|l| l.strip_prefix("id="))
+        .and_then(|l| l.split(' ').next())
+        .expect("the lane's connection")
+        .to_owned();
+    let _: i64 = admin(::redis::cmd("CLIENT").arg(&["KILL", "ID", &lane])).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    match put_now(&mut own) {
+        TryApply::Done(r) => assert_eq!(r, [Ok(())]),
+        TryApply::Owed => own.finish_owed().unwrap(),
+        TryApply::NotNow => panic!("the lane is connected again"),
+    }
 }
 
 #[test]
