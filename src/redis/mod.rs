@@ -1,6 +1,7 @@
 //! The Redis backend: a session's data in a few hashes and sets under one hash tag, every
 //! write batch applied by one Lua script (atomic, one round trip), one connection per
-//! server shared by the stores of the process.
+//! server shared by the stores of the process, and beside it the fast lane that the
+//! JavaScript thread uses for small calls (lane.rs).
 //!
 //! Times (`created_ms`, lease renewals and lapses) are read from the server's clock (`TIME`).
 
