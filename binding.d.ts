@@ -97,8 +97,8 @@ export declare class NativeStore {
   /** Waits for every queued call, closes the file, and refuses later calls. */
   close(): Raw
   /**
-   * Whether the store is on a server, which answers every call later: JavaScript then
-   * skips asking for an answer on its own thread.
+   * Whether the store is on a server: its writes made together are not held (see
+   * `setLater`), and its health is the server's.
    */
   get remote(): boolean
   /**

@@ -212,7 +212,6 @@ impl NativeStore {
         let bytes = std::mem::take(&mut self.later_bytes);
         let tickets = std::mem::take(&mut self.later_tickets);
         let batch = std::mem::take(&mut *settle::lock_held(&self.later));
-        // Only a file holds writes, and it never leaves one owed.
         let done = match bytes <= MAX_LATER_BYTES {
             true => self.apply_now(&batch),
             false => TryApply::NotNow,
@@ -224,9 +223,22 @@ impl NativeStore {
                         settle::settle(env, ticket, result.map(|()| Reply::Done));
                     }
                 }
-                TryApply::NotNow | TryApply::Owed => {
+                TryApply::NotNow => {
                     for (mutation, ticket) in batch.into_iter().zip(tickets) {
                         self.send(env, Op::Write(mutation), ticket);
+                    }
+                }
+                // Only a file holds writes, and only a single write is ever left owed: the
+                // first promise is that write's, any other is refused, never sent twice.
+                TryApply::Owed => {
+                    let mut tickets = tickets.into_iter();
+                    if let Some(ticket) = tickets.next() {
+                        self.send(env, Op::Owed, ticket);
+                    }
+                    for ticket in tickets {
+                        let lost =
+                            Error::new(Code::Internal, "a write held with others was left owed");
+                        settle::settle(env, ticket, Err(lost));
                     }
                 }
             }
@@ -640,8 +652,8 @@ impl NativeStore {
         promise
     }
 
-    /// Whether the store is on a server, which answers every call later: JavaScript then
-    /// skips asking for an answer on its own thread.
+    /// Whether the store is on a server: its writes made together are not held (see
+    /// `setLater`), and its health is the server's.
     #[napi(getter)]
     pub fn remote(&self) -> bool {
         self.remote

@@ -1,14 +1,15 @@
 //! The fast lane: a second, blocking connection to the server, shared by the stores of the
 //! process that share the first, used by the JavaScript thread for a small call made while
-//! nothing of the store is queued. Through the I/O
-//! runtime such a call wakes two threads besides the server (the runtime's, then
-//! JavaScript's again), and each wakeup costs about as much as the server's work; here the
-//! caller writes the command and reads the reply itself.
+//! nothing of the store is queued. Through the I/O runtime such a call wakes two threads
+//! besides the server (the runtime's, then JavaScript's again), and each wakeup costs about
+//! as much as the server's work; here the caller writes the command and reads the reply
+//! itself.
 //!
 //! The wait is bounded by `DEADLINE`, so that a slow or distant server never holds the
 //! event loop for long: when the reply is late the lane rests for `REST`, a read gives up
 //! (the lane is dropped, the read goes through the runtime), and a write, already sent,
-//! leaves its reply owed, collected by `finish` on a blocking thread of the runtime.
+//! leaves its reply owed, collected by `Lane::finish_script` on a blocking thread of the
+//! runtime.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,7 +29,8 @@ const MAX_NESTING: usize = 8;
 /// Where and how to connect a lane: made for a plain TCP connection speaking RESP2 (not
 /// over TLS, which `LaneTarget::new` answers with `None`).
 pub struct LaneTarget {
-    addr: SocketAddr,
+    /// The server's addresses, tried in turn (a name may resolve to several).
+    addrs: Vec<SocketAddr>,
     handshake: Vec<u8>,
     replies: usize,
 }
@@ -44,7 +46,7 @@ impl LaneTarget {
         if redis.protocol() != ProtocolVersion::RESP2 {
             return None;
         }
-        let addr = (host.as_str(), *port).to_socket_addrs().ok()?.next()?;
+        let addrs: Vec<_> = (host.as_str(), *port).to_socket_addrs().ok()?.collect();
         let mut pipe = ::redis::pipe();
         if let Some(password) = redis.password() {
             let auth = pipe.cmd("AUTH");
@@ -61,7 +63,7 @@ impl LaneTarget {
             pipe.cmd("SCRIPT").arg("LOAD").arg(*code);
         }
         Some(LaneTarget {
-            addr,
+            addrs,
             replies: pipe.cmd_iter().count(),
             handshake: pipe.get_packed_pipeline(),
         })
@@ -153,7 +155,10 @@ pub enum Fault {
 
 impl Lane {
     fn connect(target: &LaneTarget, deadline: Duration) -> Option<Lane> {
-        let stream = TcpStream::connect_timeout(&target.addr, deadline).ok()?;
+        let stream = target
+            .addrs
+            .iter()
+            .find_map(|addr| TcpStream::connect_timeout(addr, deadline).ok())?;
         stream.set_nodelay(true).ok()?;
         let mut lane = Lane {
             stream,
@@ -235,6 +240,7 @@ impl Lane {
     /// that the server no longer knows it; the script then runs again, as `invoke` does.
     pub fn finish_script(&mut self, code: &str) -> Result<Value, RedisError> {
         self.due = None;
+        self.stream.set_write_timeout(None)?;
         let script = self.sent.first().cloned().unwrap_or_default();
         // `invoke` sends the script; on NOSCRIPT, its loading, then the script again.
         let loading = self.sent.len() == 2;

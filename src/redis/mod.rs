@@ -436,12 +436,9 @@ impl RedisBackend {
         self.lease.as_deref().unwrap_or("")
     }
 
-    /// The fast lane, when this store takes it and no other thread holds it.
-    fn lanes(&self) -> Option<MutexGuard<'_, Lanes>> {
-        self.lanes_of(&self.conn)
-    }
-
-    fn lanes_of<'c>(&self, conn: &'c Connection) -> Option<MutexGuard<'c, Lanes>> {
+    /// The fast lane of `conn` (this store's), when this store takes it and no other
+    /// thread holds it.
+    fn lanes<'c>(&self, conn: &'c Connection) -> Option<MutexGuard<'c, Lanes>> {
         let lanes = conn.lanes.as_ref().filter(|_| self.quick)?;
         match lanes.try_lock() {
             Ok(guard) => Some(guard),
@@ -606,9 +603,10 @@ impl Backend for RedisBackend {
     /// On the fast lane, a read gives up when the reply is late (the lane is dropped with
     /// it): it is then made again through the runtime, which is safe for a read.
     fn try_get_frame(&mut self, kind: &str, ids: &[String]) -> Option<Result<Vec<u8>>> {
-        let read = self.read(kind, ids);
-        let mut lanes = self.lanes()?;
+        let conn = self.conn.clone();
+        let mut lanes = self.lanes(&conn)?;
         let lane = lanes.get()?;
+        let read = self.read(kind, ids);
         lane.begin();
         let found = match read {
             Read::Plain(cmd) => cmd.query::<Values>(lane).map(|v| (None, v)),
@@ -631,14 +629,14 @@ impl Backend for RedisBackend {
         if batch.len() != 1 {
             return TryApply::NotNow;
         }
-        let call = self.apply_call(batch);
         let conn = self.conn.clone();
-        let Some(mut lanes) = self.lanes_of(&conn) else {
+        let Some(mut lanes) = self.lanes(&conn) else {
             return TryApply::NotNow;
         };
         let Some(lane) = lanes.get() else {
             return TryApply::NotNow;
         };
+        let call = self.apply_call(batch);
         lane.begin();
         let result = match call.invoke::<Applied>(lane) {
             Ok(applied) => self.applied(applied),
