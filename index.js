@@ -164,8 +164,6 @@ function setLater(store) {
  * pre-keys 1.95 -> 1.56 ms (SQLite); 18.2 -> 13.4 ms and 1.80 -> 1.31 ms (Redis).
  */
 const READ_PART = 64
-/** Most ids a read answered on this thread asks for (the native store checks it too). */
-const NOW_IDS = 32
 const READ_PARTS = 16
 
 /**
@@ -232,7 +230,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
           // Small reads of a file (or of Redis through its fast lane) are answered on this
           // thread when no call is in flight, into a buffer kept for it and decoded before
           // anything else runs.
-          const n = quick && ids.length <= NOW_IDS ? store.getSync(type, frame, scratch) : -1
+          const n = quick ? store.getSync(type, frame, scratch) : -1
           if (n >= 0) return (bytes = n), seen(codec.decodeMapNow(scratch))
           if (ids.length > 2 * READ_PART) return readInParts(store, type, ids, (b) => (bytes += b)).then(seen)
           return store.get(type, frame).then((frame) => ((bytes = frame.length), codec.decodeMap(frame))).then(seen)

@@ -110,6 +110,11 @@ pub fn parse_set(frame: &[u8]) -> Result<Vec<KeyWrite>> {
     Ok(writes)
 }
 
+/// How many ids an ids frame says it holds, read from its head alone.
+pub fn ids_count(frame: &[u8]) -> Result<usize> {
+    Cursor { buf: frame, pos: 0 }.varint()
+}
+
 /// The ids of one `keys.get` call.
 pub fn parse_ids(frame: &[u8]) -> Result<Vec<String>> {
     let mut c = Cursor { buf: frame, pos: 0 };

@@ -394,10 +394,12 @@ impl NativeStore {
         ids: BufferSlice,
         mut out: BufferSlice,
     ) -> i64 {
+        // Counted before anything is parsed: a large read pays nothing here.
+        if !wire::ids_count(&ids).is_ok_and(|n| n <= MAX_NOW_IDS) {
+            return -1;
+        }
         let frame = self.now(env.raw(), |be| {
-            let ids = wire::parse_ids(&ids)
-                .ok()
-                .filter(|i| i.len() <= MAX_NOW_IDS)?;
+            let ids = wire::parse_ids(&ids).ok()?;
             be.try_get_frame(&kind, &ids)?.ok()
         });
         match frame {

@@ -15,7 +15,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use ::redis::{ConnectionAddr, ConnectionInfo, ConnectionLike, ProtocolVersion, RedisError, Value};
+use ::redis::{
+    ConnectionAddr, ConnectionInfo, ConnectionLike, FromRedisValue, ProtocolVersion, RedisError,
+    ScriptInvocation, ServerErrorKind, Value,
+};
 
 /// Longest the JavaScript thread waits for a reply (or a connection) before it hands over.
 const DEADLINE: Duration = Duration::from_millis(1);
@@ -130,15 +133,15 @@ impl Lanes {
     }
 }
 
-/// One blocking connection. Each call writes one command (or pipeline) and reads its
-/// replies before `DEADLINE`; a late reply is recorded as owed.
+/// One blocking connection. Each call, after `begin`, writes one command (or pipeline) and
+/// reads its replies before `DEADLINE`; a late reply is recorded as owed.
 pub struct Lane {
     stream: TcpStream,
     buf: Vec<u8>,
-    /// When the reply of the call in progress is due; `None` while collecting an owed one.
+    /// When the replies of the call in progress are due; `None` while collecting an owed one.
     due: Option<Instant>,
-    /// The commands sent since `begin`, in order: the last one's reply is owed once late.
-    sent: Vec<Vec<u8>>,
+    /// Commands sent since `begin`: the last one's reply is owed once late.
+    sent: usize,
     fault: Option<Fault>,
 }
 
@@ -160,16 +163,17 @@ impl Lane {
             .iter()
             .find_map(|addr| TcpStream::connect_timeout(addr, deadline).ok())?;
         stream.set_nodelay(true).ok()?;
+        // The small writes of a lane fit the socket's buffer at once, unless the server stopped
+        // reading.
+        stream.set_write_timeout(Some(DEADLINE)).ok()?;
         let mut lane = Lane {
             stream,
             buf: Vec::with_capacity(16 * 1024),
-            due: None,
-            sent: Vec::new(),
+            due: Some(Instant::now() + deadline),
+            sent: 0,
             fault: None,
         };
-        let replies = lane
-            .call(&target.handshake, target.replies, Instant::now() + deadline)
-            .ok()?;
+        let replies = lane.call(&target.handshake, target.replies).ok()?;
         replies
             .into_iter()
             .all(|v| v.extract_error().is_ok())
@@ -177,27 +181,17 @@ impl Lane {
     }
 
     /// Sends `packed` (`count` commands) and reads their replies, until `due`.
-    fn call(
-        &mut self,
-        packed: &[u8],
-        count: usize,
-        due: Instant,
-    ) -> Result<Vec<Value>, RedisError> {
-        self.due = Some(due);
+    fn call(&mut self, packed: &[u8], count: usize) -> Result<Vec<Value>, RedisError> {
         let fault = |lane: &mut Lane, fault: Fault, err: RedisError| {
             lane.fault = Some(fault);
             err
         };
         // A command written in part is never run: the server waits for the rest, and drops
         // it with the connection.
-        let written = self
-            .stream
-            .set_write_timeout(Some(DEADLINE))
-            .and_then(|()| self.stream.write_all(packed));
-        if let Err(e) = written {
+        if let Err(e) = self.stream.write_all(packed) {
             return Err(fault(self, Fault::NotSent, e.into()));
         }
-        self.sent.push(packed.to_vec());
+        self.sent += 1;
         let mut replies = Vec::with_capacity(count);
         while replies.len() < count {
             match self.reply() {
@@ -229,39 +223,32 @@ impl Lane {
     /// Starts a call of several commands (a script and, should the server not know it, its
     /// loading and the script again).
     pub fn begin(&mut self) {
-        self.sent.clear();
+        self.sent = 0;
         self.fault = None;
         self.due = Some(Instant::now() + DEADLINE);
     }
 
-    /// Collects the reply of a script run (`ScriptInvocation::invoke`) that came late,
-    /// waiting as long as it takes (a blocking thread's call): `code` is the script's. The
-    /// late reply may be that of the script's loading (the server did not know it), or say
-    /// that the server no longer knows it; the script then runs again, as `invoke` does.
-    pub fn finish_script(&mut self, code: &str) -> Result<Value, RedisError> {
-        self.due = None;
+    /// Collects the late reply of `script`'s run (`ScriptInvocation::invoke`), waiting as
+    /// long as it takes (a blocking thread's call). That reply may be of the script's loading
+    /// (the server did not know it), or say that the server no longer knows it: the script
+    /// is then run again, as `invoke` does.
+    pub fn finish_script<T: FromRedisValue>(
+        &mut self,
+        script: &ScriptInvocation<'_>,
+    ) -> Result<T, RedisError> {
         self.stream.set_write_timeout(None)?;
-        let script = self.sent.first().cloned().unwrap_or_default();
         // `invoke` sends the script; on NOSCRIPT, its loading, then the script again.
-        let loading = self.sent.len() == 2;
+        let loading = self.sent == 2;
         let value = self.wait_reply()?;
-        let unknown = !loading
-            && matches!(value.clone().extract_error(), Err(e) if e.kind() == ::redis::ErrorKind::Server(::redis::ServerErrorKind::NoScript));
+        let unknown =
+            matches!(&value, Value::ServerError(e) if e.kind() == Some(ServerErrorKind::NoScript));
         if !loading && !unknown {
-            return value.extract_error();
+            return Ok(::redis::from_redis_value(value.extract_error()?)?);
         }
-        if unknown {
-            let load = ::redis::cmd("SCRIPT")
-                .arg("LOAD")
-                .arg(code)
-                .get_packed_command();
-            self.stream.write_all(&load)?;
-            self.wait_reply()?.extract_error()?;
-        } else {
+        if loading {
             value.extract_error()?;
         }
-        self.stream.write_all(&script)?;
-        self.wait_reply()?.extract_error()
+        script.invoke(self)
     }
 
     /// `reply` with no deadline.
@@ -339,8 +326,7 @@ impl ConnectionLike for Lane {
         offset: usize,
         count: usize,
     ) -> ::redis::RedisResult<Vec<Value>> {
-        let due = self.due.unwrap_or_else(|| Instant::now() + DEADLINE);
-        let replies = self.call(cmd, offset + count, due)?;
+        let replies = self.call(cmd, offset + count)?;
         let mut kept = Vec::with_capacity(count);
         for (i, value) in replies.into_iter().enumerate() {
             if i < offset {

@@ -369,8 +369,9 @@ pub struct RedisBackend {
     /// Whether small calls made on the JavaScript thread take the fast lane (not with
     /// `WAIT`, which must follow the write on its connection).
     quick: bool,
-    /// A lane whose write's reply came late, until `finish_owed` collects it.
-    owed: Option<Lane>,
+    /// A lane whose write's reply came late, and that write's call, until `finish_owed`
+    /// collects it.
+    owed: Option<(Lane, ScriptInvocation<'static>)>,
 }
 
 /// A mark no earlier making of a session under the same name has: the clock, and random
@@ -643,7 +644,7 @@ impl Backend for RedisBackend {
             Err(e) => match lane.fault() {
                 Some(Fault::Late) => {
                     // The lane goes with the write it owes; the others get a new one.
-                    self.owed = lanes.take();
+                    self.owed = lanes.take().map(|lane| (lane, call));
                     return TryApply::Owed;
                 }
                 Some(Fault::NotSent) => {
@@ -661,13 +662,10 @@ impl Backend for RedisBackend {
     }
 
     fn finish_owed(&mut self) -> Result<()> {
-        let Some(mut lane) = self.owed.take() else {
+        let Some((mut lane, call)) = self.owed.take() else {
             return Err(Error::new(Code::Internal, "no write is owed"));
         };
-        let applied = lane
-            .finish_script(scripts::APPLY)
-            .and_then(|v| Ok(::redis::from_redis_value::<Applied>(v)?));
-        match applied {
+        match lane.finish_script::<Applied>(&call) {
             Ok(applied) => self.applied(applied),
             Err(e) if e.is_io_error() => Err(outcome_unknown(SERVER, &unavailable(SERVER, e))),
             Err(e) => Err(e.into()),
