@@ -249,7 +249,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
         store.stage(part).then(noop, noop)
       }
       const out = submit(
-        () => codec.encodeSet(data, stage),
+        () => codec.encodeSet(data, stage, local ? undefined : codec.SERVER_PART),
         (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, quick ? store.setNow : null, local ? later : store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)

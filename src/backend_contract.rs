@@ -31,7 +31,7 @@ pub fn ids(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
 }
 
-fn lease(token: &str) -> Lease {
+pub fn lease(token: &str) -> Lease {
     Lease {
         token: token.into(),
         pid: 1,

@@ -414,31 +414,67 @@ async fn serve_remote<T: Send + 'static>(
 ) {
     let mut next: Option<Request<T>> = None;
     let mut staged = Staged::default();
+    // As in `serve`: what comes while a set's parts are open waits for its last part.
+    let mut held: VecDeque<Request<T>> = VecDeque::new();
     loop {
         let request = match next.take() {
             Some(r) => Some(r),
-            None => rx.recv().await,
+            None => match (!staged.open).then(|| held.pop_front()).flatten() {
+                Some(r) => Some(r),
+                None => rx.recv().await,
+            },
         };
         let Some(Request { op, ticket }) = request else {
             let backend = lock(&slot).take();
             close_remote(backend).await; // every handle dropped
             return;
         };
-        // A server backend never has upkeep due.
-        if let Op::Upkeep = op {
-            continue;
-        }
+        let op = match op {
+            // A server backend never has upkeep due.
+            Op::Upkeep => continue,
+            op @ (Op::Stage(_) | Op::Set(_) | Op::Close) => op,
+            op if staged.open => {
+                held.push_back(Request { op, ticket });
+                continue;
+            }
+            op => op,
+        };
         // `None` only once a blocking thread failed to hand it back.
         let mut backend = lock(&slot).take();
         let done = match (op, backend.as_mut()) {
             (Op::Close, _) => {
                 close_remote(backend).await;
+                let refused = held.drain(..).map(|r| Completion {
+                    ticket: r.ticket,
+                    result: Err(Error::closed()),
+                });
+                let refused: Vec<_> = refused.collect();
+                if !refused.is_empty() {
+                    notify.notify(refused);
+                }
                 closed(ticket, &mut rx, &mut notify);
                 return;
             }
-            (Op::Stage(part), _) => vec![staged.stage(part, ticket, None)],
+            // Engines that write parts (Redis, on its lane) do it without waiting.
+            (Op::Stage(part), be) => {
+                let be = be.map(|be| be.as_mut() as &mut dyn Backend);
+                vec![staged.stage(part, ticket, be)]
+            }
+            (Op::Set(frame), Some(_)) if staged.open => {
+                let be = backend.take().expect("matched above");
+                let mut parts = std::mem::take(&mut staged);
+                let (be, result) =
+                    server::blocking(be, move |be| parts.finish(&frame, be.as_mut()))
+                        .await
+                        .map_or((None, Err(panicked())), |(be, r)| (Some(be), r));
+                backend = be;
+                vec![Completion {
+                    ticket,
+                    result: result.map(|()| Reply::Done),
+                }]
+            }
             (op @ (Op::Set(_) | Op::Write(_)), Some(be)) => {
-                let mut queued = || rx.try_recv().ok();
+                let mut queued = || held.pop_front().or_else(|| rx.try_recv().ok());
                 let mut group = Group::gather(op, ticket, &mut queued, &mut next, &mut staged);
                 let results = AssertUnwindSafe(be.apply_async(group.batch()))
                     .catch_unwind()

@@ -126,6 +126,20 @@ impl Lanes {
         self.resting_until = Some(Instant::now() + REST);
     }
 
+    /// Lends the lane, connected and idle, to a set written in parts (parts.rs), which gives
+    /// it back with `give_back`; meanwhile a call on this thread connects another.
+    pub fn lend(&mut self) -> Option<Lane> {
+        self.lane.as_ref().filter(|lane| lane.open())?;
+        self.lane.take()
+    }
+
+    /// Takes back a lane lent, unless another took its place.
+    pub fn give_back(&mut self, mut lane: Lane) {
+        if self.lane.is_none() && lane.patient(false).is_ok() {
+            self.lane = Some(lane);
+        }
+    }
+
     /// Takes the lane out, to collect a reply it owes elsewhere; the next call connects anew.
     pub fn take(&mut self) -> Option<Lane> {
         self.resting_until = Some(Instant::now() + REST);
@@ -251,8 +265,45 @@ impl Lane {
         script.invoke(self)
     }
 
+    /// Whether writes and reads wait as long as they take (a blocking thread's calls), or
+    /// give up at `DEADLINE` (the JavaScript thread's).
+    pub fn patient(&mut self, patient: bool) -> Result<(), RedisError> {
+        let limit = (!patient).then_some(DEADLINE);
+        self.stream.set_write_timeout(limit)?;
+        if patient {
+            self.due = None;
+        }
+        Ok(())
+    }
+
+    /// Writes what the socket takes of `out` now, without waiting, and drains it from `out`.
+    pub fn send_some(&mut self, out: &mut Vec<u8>) -> Result<(), RedisError> {
+        self.stream.set_nonblocking(true)?;
+        let mut at = 0;
+        let written = loop {
+            if at == out.len() {
+                break Ok(());
+            }
+            match self.stream.write(&out[at..]) {
+                Ok(0) => break Err(ErrorKind::WriteZero.into()),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break Ok(()),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        out.drain(..at);
+        self.stream.set_nonblocking(false)?;
+        Ok(written?)
+    }
+
+    /// Writes all of `out`, waiting as long as it takes (after `patient(true)`).
+    pub fn send_all(&mut self, out: &[u8]) -> Result<(), RedisError> {
+        Ok(self.stream.write_all(out)?)
+    }
+
     /// `reply` with no deadline.
-    fn wait_reply(&mut self) -> Result<Value, RedisError> {
+    pub fn wait_reply(&mut self) -> Result<Value, RedisError> {
         self.due = None;
         self.reply().map_err(|e| match e {
             NoReply::Late => late(),

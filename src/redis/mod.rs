@@ -6,6 +6,7 @@
 //! Times (`created_ms`, lease renewals and lapses) are read from the server's clock (`TIME`).
 
 mod lane;
+mod parts;
 mod scripts;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use crate::server::{
 };
 use crate::wire;
 use lane::{Fault, Lane, LaneTarget, Lanes};
+use parts::{Outcome, Parts};
 
 const SERVER: &str = "Redis";
 
@@ -372,6 +374,8 @@ pub struct RedisBackend {
     /// A lane whose write's reply came late, and that write's call, until `finish_owed`
     /// collects it.
     owed: Option<(Lane, ScriptInvocation<'static>)>,
+    /// A large set's parts, queued on the lane until its last part (parts.rs).
+    parts: Option<Parts>,
 }
 
 /// A mark no earlier making of a session under the same name has: the clock, and random
@@ -430,6 +434,7 @@ impl RedisBackend {
             mark: fresh_mark(),
             quick,
             owed: None,
+            parts: None,
         })
     }
 
@@ -669,6 +674,55 @@ impl Backend for RedisBackend {
             Ok(applied) => self.applied(applied),
             Err(e) if e.is_io_error() => Err(outcome_unknown(SERVER, &unavailable(SERVER, e))),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A part goes to the lane if it is free (else every part is kept for the apply
+    /// script): sent without waiting, as the store's task calls this between requests.
+    fn write_part(&mut self, writes: &[KeyWrite]) -> Result<bool> {
+        if self.parts.is_none() {
+            let conn = self.conn.clone();
+            let Some(lane) = self.lanes(&conn).and_then(|mut lanes| lanes.lend()) else {
+                return Ok(false);
+            };
+            self.parts = Some(Parts::begin(lane, &self.keys));
+        }
+        if let Some(parts) = self.parts.as_mut() {
+            parts.push(&self.keys, writes);
+        }
+        Ok(true)
+    }
+
+    fn end_parts(&mut self, last: Option<&[KeyWrite]>) -> Result<()> {
+        let Some(parts) = self.parts.take() else {
+            return Err(Error::new(Code::Internal, "no parts were written"));
+        };
+        // Without a last part the set is dropped, and its MULTI with the lane's connection.
+        let Some(last) = last else {
+            return Ok(());
+        };
+        let token = self.token().to_owned();
+        let (lane, outcome) = parts.finish(
+            &self.keys,
+            &self.session,
+            &token,
+            self.known.as_deref(),
+            &self.mark,
+            last,
+        );
+        if let (Some(lane), Some(lanes)) = (lane, &self.conn.lanes) {
+            lanes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .give_back(lane);
+        }
+        match outcome {
+            Outcome::Done { born } => {
+                self.known = Some(born);
+                Ok(())
+            }
+            Outcome::Again(writes) => block_on(self.apply_batch(&[Mutation::Keys(writes)])),
+            Outcome::Failed(e) => Err(e),
         }
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::backend_contract::{ids, put, server_up, skip, Certs, ServerStore};
+use crate::backend_contract::{del, ids, lease, put, server_up, skip, Certs, ServerStore};
 
 fn url() -> String {
     std::env::var("BRA_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -202,6 +202,134 @@ fn the_fast_lane_writes_and_reads_like_the_shared_connection() {
         TryApply::Owed => own.finish_owed().unwrap(),
         TryApply::NotNow => panic!("the lane is connected again"),
     }
+}
+
+/// How many times the server ran EXEC.
+fn execs() -> u64 {
+    let info: String = admin(::redis::cmd("INFO").arg("commandstats")).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("cmdstat_exec:calls="))
+        .and_then(|l| l.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// A large set written in parts is queued in a MULTI on the lane (parts.rs) and written by
+/// one EXEC, keeping the ids index and the sizes as the apply script does. When the lease
+/// or the session's record changed before EXEC, or the lane broke, nothing of it runs
+/// there: it is applied the usual way, which refuses a lost lease.
+#[test]
+fn a_set_written_in_parts_is_one_transaction_or_the_usual_write() {
+    let Some(store) = fresh("parts") else { return };
+    let name = format!("bra-parts-test-{}", std::process::id());
+    let options = ServerOptions {
+        client_name: name.clone(),
+        ..store.options.clone()
+    };
+    let mut db = RedisBackend::open(&store.url, &options).unwrap();
+    assert_eq!(db.acquire(&lease("a"), &Takeover::Never).unwrap(), None);
+    let sessions = |from: usize, n: usize, tag: u8| -> Vec<KeyWrite> {
+        let value = |i: usize| vec![tag; 100 + i % 50];
+        (from..from + n)
+            .map(|i| put("session", &i.to_string(), &value(i)))
+            .collect()
+    };
+    let bytes = |tag: u8| -> Vec<(String, Vec<u8>)> {
+        let mut all: Vec<_> = sessions(0, 1000, tag)
+            .into_iter()
+            .map(|w| (w.id, w.value.unwrap()))
+            .collect();
+        all.sort();
+        all
+    };
+    let read = |db: &mut RedisBackend| {
+        let ids: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        let mut found = db.get("session", &ids).unwrap();
+        found.sort();
+        found
+    };
+    let written = |db: &mut RedisBackend, tag: u8| {
+        assert_eq!(read(db), bytes(tag));
+        assert!(db.integrity().unwrap().is_empty());
+    };
+    // A lane dropped with its parts is connected again by a call on the JavaScript thread;
+    // until then, parts are kept for the apply script.
+    let reconnect = |db: &mut RedisBackend| {
+        assert!(!db.write_part(&sessions(0, 1, b'x')).unwrap());
+        db.end_parts(None).unwrap_err();
+        for tries in 0.. {
+            let small = [Mutation::Keys(vec![put("pre-key", "y", b"new")])];
+            match db.try_apply(&small) {
+                TryApply::Done(r) if r == [Ok(())] => break,
+                TryApply::Owed => db.finish_owed().unwrap(),
+                other => assert!(matches!(other, TryApply::NotNow), "{other:?}"),
+            }
+            assert!(tries < 5, "the lane answers in time");
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+    };
+    let old = vec![put("pre-key", "x", b"old"), put("session", "gone", b"zz")];
+    assert!(db.apply(&[Mutation::Keys(old)])[0].is_ok());
+
+    // Three parts (the first two sent as they come), deletes and a second type among them.
+    let before = execs();
+    assert!(
+        db.write_part(&sessions(0, 700, b'a')).unwrap(),
+        "the lane takes the parts"
+    );
+    let mixed = [
+        del("pre-key", "x"),
+        del("session", "gone"),
+        put("pre-key", "y", b"new"),
+    ];
+    assert!(db.write_part(&mixed).unwrap());
+    db.end_parts(Some(&sessions(700, 300, b'a'))).unwrap();
+    assert_eq!(execs(), before + 1, "one EXEC wrote it");
+    written(&mut db, b'a');
+    let counts: Vec<_> = db
+        .counts()
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.kind, c.count))
+        .collect();
+    assert_eq!(counts, [("pre-key".into(), 1), ("session".into(), 1000)]);
+    assert_eq!(db.get("session", &ids(&["gone"])).unwrap(), vec![]);
+
+    // The store's own renewal between parts changes the lease: applied the usual way.
+    assert!(db.write_part(&sessions(0, 700, b'b')).unwrap());
+    db.renew().unwrap();
+    db.end_parts(Some(&sessions(700, 300, b'b'))).unwrap();
+    written(&mut db, b'b');
+
+    // Dropped parts write nothing.
+    assert!(db.write_part(&sessions(0, 700, b'd')).unwrap());
+    db.end_parts(None).unwrap();
+    written(&mut db, b'b');
+    reconnect(&mut db);
+
+    // The lane killed between parts: the server dropped the MULTI; applied the usual way.
+    assert!(db.write_part(&sessions(0, 700, b'c')).unwrap());
+    let listed: String = admin(::redis::cmd("CLIENT").arg("LIST")).unwrap();
+    let lane = listed
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")) && l.contains(" flags=x "))
+        .and_then(|l| l.strip_prefix("id="))
+        .and_then(|l| l.split(' ').next())
+        .expect("the lane's connection, in a MULTI")
+        .to_owned();
+    let _: i64 = admin(::redis::cmd("CLIENT").arg(&["KILL", "ID", &lane])).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(db.write_part(&sessions(700, 100, b'c')).unwrap());
+    db.end_parts(Some(&sessions(800, 200, b'c'))).unwrap();
+    written(&mut db, b'c');
+    reconnect(&mut db);
+
+    // Taken over between parts: the lease is lost, and nothing of the set is written.
+    assert!(db.write_part(&sessions(0, 700, b'e')).unwrap());
+    let mut other = RedisBackend::open(&store.url, &store.options).unwrap();
+    assert_eq!(other.acquire(&lease("b"), &Takeover::Always).unwrap(), None);
+    let err = db.end_parts(Some(&sessions(700, 300, b'e'))).unwrap_err();
+    assert_eq!(err.code, Code::LeaseLost);
+    written(&mut db, b'c');
 }
 
 #[test]
