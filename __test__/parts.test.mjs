@@ -1,6 +1,7 @@
 // A keys.set past 32 kB (of at most 4,096 keys) reaches the native store in parts, each
-// written (in a file, in a transaction the last part commits) or kept (on a server, written
-// with the last) while the next is encoded. On every engine:
+// written (in a file, in a transaction the last part commits; on Redis, queued in a MULTI
+// that the last part's EXEC runs) or kept (on PostgreSQL, written with the last) while the
+// next is encoded. On every engine:
 // it writes all of its types and ids (deletes too), and one that fails after parts were sent
 // writes nothing, nor leaves a part behind for the next write.
 import assert from 'node:assert/strict'

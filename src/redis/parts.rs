@@ -9,8 +9,8 @@
 //! The checks the apply script makes first (the lease, the session's mark) are made here on
 //! replies read before EXEC, and `WATCH` keeps them true until it runs: if the lease or the
 //! session's record changed in between, EXEC runs nothing, and the set is applied the
-//! usual way, which reports a lost lease or a deleted session. So is it when the lane breaks
-//! before EXEC was sent: the server drops a MULTI with its connection.
+//! usual way, which reports a lost lease or a deleted session. So is the set when the lane
+//! breaks before EXEC was sent: the server drops a MULTI with its connection.
 
 use std::collections::HashSet;
 use std::io::Write;
