@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { after, describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -19,6 +20,8 @@ import {
   startTlsRedis,
   withParams,
 } from './helpers/servers.mjs'
+
+const { NativeStore } = createRequire(import.meta.url)('../binding.js')
 
 after(dropRunData)
 
@@ -314,6 +317,43 @@ describe('redis', () => {
         assert.ok(ticks >= 10, `the event loop ran ${ticks} times while it waited`)
       })
     })
+  })
+
+  test('a large set whose lease is taken while it is encoded rejects with ERR_LEASE_LOST, and nothing of it is written', async () => {
+    // Written in parts (over 32 kB, under 4,096 keys): queued in a MULTI as it is encoded.
+    const data = { session: {} }
+    for (let i = 0; i < 2000; i++) data.session[`${i}.0`] = Buffer.alloc(600, i % 256)
+    const sessionId = 'taken-mid-set'
+    const store = await useRustAuthState(REDIS_URL, { prefix: RUN_PREFIX, sessionId })
+    const stage = NativeStore.prototype.stage
+    try {
+      const { keys } = store.state
+      await keys.set({ session: { before: Buffer.from('kept') } })
+      // Once the first part is sent, another holder's token replaces this store's, as a
+      // takeover from another process writes it.
+      let parts = 0
+      NativeStore.prototype.stage = function (part) {
+        const sent = stage.call(this, part)
+        if (part !== null && ++parts === 1) redisCli('HSET', `${RUN_PREFIX}{${sessionId}}:lease`, 'token', 'another')
+        return sent
+      }
+      await assert.rejects(keys.set(data), { code: ErrorCode.ERR_LEASE_LOST })
+      assert.ok(parts > 1, `the set was sent in ${parts} parts`)
+      NativeStore.prototype.stage = stage
+      const reader = await useRustAuthState(REDIS_URL, { prefix: RUN_PREFIX, sessionId, lease: false })
+      try {
+        const got = await reader.state.keys.get('session', ['before', '0.0', '1999.0'])
+        assert.deepStrictEqual(Object.keys(got), ['before'])
+        const health = await reader.health()
+        assert.equal(health.keys, 1)
+        assert.equal(health.integrity, 'ok')
+      } finally {
+        await reader.close()
+      }
+    } finally {
+      NativeStore.prototype.stage = stage
+      await store.close()
+    }
   })
 
   test('redisWait rejects a write fewer replicas acknowledged with ERR_NOT_REPLICATED', async () => {
