@@ -291,14 +291,7 @@ fn serve<T: Send + 'static>(
         drop(backend);
         let Some(done) = done else {
             // Closed: what was held behind the close is refused like what was queued.
-            let refused = held.drain(..).map(|r| Completion {
-                ticket: r.ticket,
-                result: Err(Error::closed()),
-            });
-            let refused: Vec<_> = refused.collect();
-            if !refused.is_empty() {
-                notify.notify(refused);
-            }
+            refuse_held(&mut held, &mut notify);
             return;
         };
         notify.notify(done);
@@ -362,6 +355,20 @@ fn closed<T>(ticket: T, rx: &mut Receiver<T>, notify: &mut impl Notify<T>) {
             ticket: r.ticket,
             result: Err(Error::closed()),
         }]);
+    }
+}
+
+/// Refuses the requests held behind a set's parts when the store closes.
+fn refuse_held<T>(held: &mut VecDeque<Request<T>>, notify: &mut impl Notify<T>) {
+    let refused: Vec<_> = held
+        .drain(..)
+        .map(|r| Completion {
+            ticket: r.ticket,
+            result: Err(Error::closed()),
+        })
+        .collect();
+    if !refused.is_empty() {
+        notify.notify(refused);
     }
 }
 
@@ -444,14 +451,7 @@ async fn serve_remote<T: Send + 'static>(
         let done = match (op, backend.as_mut()) {
             (Op::Close, _) => {
                 close_remote(backend).await;
-                let refused = held.drain(..).map(|r| Completion {
-                    ticket: r.ticket,
-                    result: Err(Error::closed()),
-                });
-                let refused: Vec<_> = refused.collect();
-                if !refused.is_empty() {
-                    notify.notify(refused);
-                }
+                refuse_held(&mut held, &mut notify);
                 closed(ticket, &mut rx, &mut notify);
                 return;
             }

@@ -187,21 +187,27 @@ fn the_fast_lane_writes_and_reads_like_the_shared_connection() {
         assert!(tries < 5, "the lane answers in time");
         std::thread::sleep(Duration::from_millis(1100));
     }
-    let listed: String = admin(::redis::cmd("CLIENT").arg("LIST")).unwrap();
-    let lane = listed
-        .lines()
-        .find(|l| l.contains(&format!(" name={name} ")) && l.contains(" cmd=evalsha "))
-        .and_then(|l| l.strip_prefix("id="))
-        .and_then(|l| l.split(' ').next())
-        .expect("the lane's connection")
-        .to_owned();
-    let _: i64 = admin(::redis::cmd("CLIENT").arg(&["KILL", "ID", &lane])).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    kill_client(&name, " cmd=evalsha ");
     match put_now(&mut own) {
         TryApply::Done(r) => assert_eq!(r, [Ok(())]),
         TryApply::Owed => own.finish_owed().unwrap(),
         TryApply::NotNow => panic!("the lane is connected again"),
     }
+}
+
+/// Kills the connection named `name` whose `CLIENT LIST` line holds `marker`, and lets the
+/// close reach the client.
+fn kill_client(name: &str, marker: &str) {
+    let listed: String = admin(::redis::cmd("CLIENT").arg("LIST")).unwrap();
+    let id = listed
+        .lines()
+        .find(|l| l.contains(&format!(" name={name} ")) && l.contains(marker))
+        .and_then(|l| l.strip_prefix("id="))
+        .and_then(|l| l.split(' ').next())
+        .expect("the connection")
+        .to_owned();
+    let _: i64 = admin(::redis::cmd("CLIENT").arg(&["KILL", "ID", &id])).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
 }
 
 /// How many times the server ran EXEC.
@@ -308,16 +314,7 @@ fn a_set_written_in_parts_is_one_transaction_or_the_usual_write() {
 
     // The lane killed between parts: the server dropped the MULTI; applied the usual way.
     assert!(db.write_part(&sessions(0, 700, b'c')).unwrap());
-    let listed: String = admin(::redis::cmd("CLIENT").arg("LIST")).unwrap();
-    let lane = listed
-        .lines()
-        .find(|l| l.contains(&format!(" name={name} ")) && l.contains(" flags=x "))
-        .and_then(|l| l.strip_prefix("id="))
-        .and_then(|l| l.split(' ').next())
-        .expect("the lane's connection, in a MULTI")
-        .to_owned();
-    let _: i64 = admin(::redis::cmd("CLIENT").arg(&["KILL", "ID", &lane])).unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    kill_client(&name, " flags=x "); // in a MULTI
     assert!(db.write_part(&sessions(700, 100, b'c')).unwrap());
     db.end_parts(Some(&sessions(800, 200, b'c'))).unwrap();
     written(&mut db, b'c');
