@@ -139,7 +139,14 @@ impl Parts {
             // Not all sent: the server runs nothing.
             return (None, Outcome::Again(self.writes));
         }
-        match self.lane.wait_reply() {
+        let reply = match self.lane.wait_reply() {
+            Ok(reply) => reply.extract_error(),
+            Err(e) => {
+                let unknown = outcome_unknown(SERVER, &unavailable(SERVER, e));
+                return (None, Outcome::Failed(unknown));
+            }
+        };
+        match reply {
             Ok(Value::Nil) => (Some(self.lane), Outcome::Again(self.writes)),
             Ok(Value::Array(results)) => {
                 let results = results.into_iter().map(Value::extract_error);
@@ -150,10 +157,8 @@ impl Parts {
                 (Some(self.lane), outcome)
             }
             Ok(other) => (None, Outcome::Failed(unexpected(&other))),
-            Err(e) => (
-                None,
-                Outcome::Failed(outcome_unknown(SERVER, &unavailable(SERVER, e))),
-            ),
+            // EXEC refused (out of memory): nothing ran.
+            Err(e) => (Some(self.lane), Outcome::Failed(e.into())),
         }
     }
 
