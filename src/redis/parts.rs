@@ -93,7 +93,8 @@ impl Parts {
             .map(|w| w.value.as_ref().map_or(0, Vec::len))
             .sum::<usize>();
         self.writes.extend_from_slice(writes);
-        if self.pending >= BATCH_BYTES {
+        // A broken lane sends nothing more: the writes are kept for the usual way.
+        if self.pending >= BATCH_BYTES && !self.broken {
             self.pack(keys);
             self.send();
         }
@@ -250,12 +251,10 @@ impl Parts {
         self.pending = 0;
     }
 
-    /// Sends what the socket takes now; a lane that broke sends nothing more.
+    /// Sends what the socket takes now; a lane that breaks sends nothing more.
     fn send(&mut self) {
-        if !self.broken && self.lane.send_some(&mut self.out).is_err() {
+        if self.lane.send_some(&mut self.out).is_err() {
             self.broken = true;
-        }
-        if self.broken {
             self.out.clear();
         }
     }

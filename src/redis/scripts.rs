@@ -201,19 +201,17 @@ return 1
 "#;
 
 /// Ends a set written in parts, last in its MULTI/EXEC: makes the session if there is none
-/// (with the mark ARGV[2]; the store checked before that it did not know one), or marks it
-/// updated. KEYS = meta, sessions index; ARGV[1] = the session's name. Returns its mark.
+/// (with the mark ARGV[2]; the store checked before that it did not know one). Like
+/// APPLY's writes of keys, it leaves `updated_ms` of a session that exists as it is.
+/// KEYS = meta, sessions index; ARGV[1] = the session's name. Returns its mark.
 pub const FINISH: &str = r#"#!lua
 local m = redis.call('HMGET', KEYS[1], 'created_ms', 'born')
+if m[1] then return m[2] or '' end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if not m[1] then
-  redis.call('HSET', KEYS[1], 'created_ms', now, 'updated_ms', now, 'born', ARGV[2])
-  redis.call('SADD', KEYS[2], ARGV[1])
-  return ARGV[2]
-end
-redis.call('HSET', KEYS[1], 'updated_ms', now)
-return m[2] or ''
+redis.call('HSET', KEYS[1], 'created_ms', now, 'updated_ms', now, 'born', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return ARGV[2]
 "#;
 
 /// Removes the session whole: 1 if it existed, 0 if not, -1 when the lease was lost.
