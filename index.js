@@ -91,14 +91,15 @@ async function* items(store, type, withValues, present) {
 /**
  * The promise a call returns, its outcome recorded in `metrics`: at once for a call that
  * completed on this thread (`out` is its result), else when the promise settles, on a side
- * branch, so the caller's promise settles with no extra step.
+ * branch, so the caller's promise settles with no extra step. A write `later` holds is
+ * recorded when it commits (see setLater).
  */
-function finish(metrics, op, type, started, items, bytes, out) {
+function finish(metrics, op, type, started, items, bytes, out, later = null) {
   if (out instanceof Promise) {
-    out.then(
-      (v) => metrics.record(op, type, started, items(), bytes(v), undefined),
-      (err) => metrics.record(op, type, started, items(), 0, err),
-    )
+    const done = (v) => metrics.record(op, type, started, items(), bytes(v), undefined)
+    const failed = (err) => metrics.record(op, type, started, items(), 0, err)
+    if (later?.holds(out)) later.whenCommitted(out, done, failed)
+    else out.then(done, failed)
     return out
   }
   metrics.record(op, type, started, items(), bytes(out), undefined)
@@ -126,34 +127,49 @@ function write(store, now, queued, frame) {
  * Stores holding writes to commit at the end of this turn. `process.exit()` called in the
  * same turn ends the process before that: its 'exit' event commits them first.
  */
-const holding = new Set()
+const holding = new Map() // store -> its flush
 let exitHooked = false
 const flushAll = () => {
-  for (const store of holding) store.flush()
-  holding.clear()
+  for (const flush of holding.values()) flush()
 }
 
 /**
  * `store.setLater`, for writes made together after a first one: the store holds them, and a
  * microtask queued with the first of them commits them all in one transaction (on this
  * thread when the store can). Any other call of the store commits them first.
+ *
+ * What is done once they commit (`whenCommitted`: their metrics) is done at that microtask
+ * when the store reports every one fulfilled, as it does when they commit on this thread:
+ * a reaction on each promise would cost a promise more per write.
  */
 function setLater(store) {
+  let last = null // the promise of the latest write held
+  let waiting = [] // promise, done, failed: of each write held since the last flush
   const flush = () => {
     holding.delete(store)
-    store.flush()
+    const fulfilled = store.flush()
+    const held = waiting
+    last = null
+    waiting = []
+    for (let i = 0; i < held.length; i += 3) {
+      if (fulfilled) held[i + 1](undefined)
+      else held[i].then(held[i + 1], held[i + 2])
+    }
   }
-  return (frame) => {
+  const hold = (frame) => {
     if (!holding.has(store)) {
-      holding.add(store)
+      holding.set(store, flush)
       settled.then(flush)
       if (!exitHooked) {
         exitHooked = true
         process.once('exit', flushAll)
       }
     }
-    return store.setLater(frame)
+    return (last = store.setLater(frame))
   }
+  hold.holds = (promise) => promise === last
+  hold.whenCommitted = (promise, done, failed) => waiting.push(promise, done, failed)
+  return hold
 }
 
 /**
@@ -252,7 +268,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
         () => codec.encodeSet(data, stage, local ? undefined : codec.SERVER_PART),
         (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, quick ? store.setNow : null, local ? later : store.set, frame)),
       )
-      return finish(metrics, 'set', undefined, started, () => items, () => bytes, out)
+      return finish(metrics, 'set', undefined, started, () => items, () => bytes, out, later)
     },
     clear() {
       absent?.forgetAll()

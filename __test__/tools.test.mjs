@@ -519,6 +519,30 @@ describe('metrics, creds debouncing, disposal, logging', () => {
     await auth.close()
   })
 
+  it('counts writes made together, committed as one, and their failures', async () => {
+    const path = join(dir, 'metrics-together.db')
+    const a = await useRustAuthState(path, { sessionId: 't' })
+    const setsOf = (auth) => auth.metrics().operations.find((o) => o.op === 'set') ?? { calls: 0, items: 0, errors: 0 }
+    const together = (auth, n) => Promise.allSettled(Array.from({ length: n }, (_, i) => auth.state.keys.set({ session: { [`s${i}`]: { i }, [`t${i}`]: null } })))
+    try {
+      // Read in the turn they settle: each is counted by then, as a write awaited alone is.
+      const done = await together(a, 20).then((r) => [r, setsOf(a)])
+      assert.deepEqual(done[0].map((r) => r.status), Array(20).fill('fulfilled'))
+      assert.deepEqual([done[1].calls, done[1].items, done[1].errors], [20, 40, 0])
+      const b = await useRustAuthState(path, { sessionId: 't', takeover: true })
+      try {
+        const lost = await together(a, 5).then((r) => [r, setsOf(a)])
+        assert.deepEqual(lost[0].map((r) => r.reason?.code), Array(5).fill(ErrorCode.ERR_LEASE_LOST))
+        assert.deepEqual([lost[1].calls, lost[1].errors], [25, 5])
+        assert.equal(a.metrics().errors.ERR_LEASE_LOST, 5)
+      } finally {
+        await b.close()
+      }
+    } finally {
+      await a.close().catch(() => {})
+    }
+  })
+
   it('coalesces a burst of saveCreds into one write, and close() writes what is pending', async () => {
     const path = join(dir, 'debounce.db')
     const auth = await useRustAuthState(path, { credsDebounceMs: 20 })

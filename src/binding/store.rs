@@ -104,6 +104,10 @@ pub struct NativeStore {
     later: Held,
     later_tickets: Vec<Ticket>,
     later_bytes: usize,
+    /// Whether every promise `set_later` returned since the last `flush` call was held and
+    /// has been fulfilled, committed on this thread: `flush` reports it, so that JavaScript
+    /// can count those writes done without waiting on each promise.
+    later_clean: bool,
 }
 
 /// Most ids a read serves on the JavaScript thread; larger reads go to the storage thread.
@@ -217,6 +221,9 @@ impl NativeStore {
             false => TryApply::NotNow,
         };
         unsafe {
+            if !matches!(&done, TryApply::Done(results) if results.iter().all(Result::is_ok)) {
+                self.later_clean = false;
+            }
             match done {
                 TryApply::Done(results) => {
                     for (ticket, result) in tickets.into_iter().zip(results) {
@@ -338,6 +345,7 @@ impl NativeStore {
             later,
             later_tickets: Vec::new(),
             later_bytes: 0,
+            later_clean: true,
         })
     }
 
@@ -438,17 +446,20 @@ impl NativeStore {
     #[napi(js_name = "setLater")]
     pub fn set_later(&mut self, env: Env, frame: BufferSlice) -> Raw {
         if self.remote || self.staging || self.worker.is_none() || frame.len() > MAX_NOW_FRAME {
+            self.later_clean = false;
             return self.set(env, frame);
         }
         let env = env.raw();
         unsafe {
-            let writes = match wire::parse_set(&frame) {
-                Ok(writes) => writes,
-                Err(e) => return Raw(settle::rejected(env, &e)),
-            };
-            let (ticket, promise) = match settle::promise(env, Shape::Done) {
-                Ok(p) => p,
-                Err(e) => return Raw(settle::rejected(env, &e)),
+            let held = wire::parse_set(&frame).and_then(|writes| {
+                settle::promise(env, Shape::Done).map(|(ticket, promise)| (writes, ticket, promise))
+            });
+            let (writes, ticket, promise) = match held {
+                Ok(held) => held,
+                Err(e) => {
+                    self.later_clean = false;
+                    return Raw(settle::rejected(env, &e));
+                }
             };
             settle::lock_held(&self.later).push(Mutation::Keys(writes));
             self.later_tickets.push(ticket);
@@ -460,10 +471,13 @@ impl NativeStore {
         }
     }
 
-    /// Commits the writes `setLater` holds.
+    /// Commits the writes `setLater` holds. `true` when every promise `setLater` returned
+    /// since the last `flush` is fulfilled (its write held and committed on this thread):
+    /// JavaScript then counts them done without a reaction on each.
     #[napi]
-    pub fn flush(&mut self, env: Env) {
+    pub fn flush(&mut self, env: Env) -> bool {
         self.flush_later(env.raw());
+        std::mem::replace(&mut self.later_clean, true)
     }
 
     /// `set`, done at once on this thread when the store is idle and the frame small: see
