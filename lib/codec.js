@@ -387,47 +387,79 @@ class SetProgress {
  */
 SetProgress.kept = new SetProgress()
 
+/** The ids of `data[type]`, checked to be an object of ids to values under a sound type. */
+function idsOf(type, byId) {
+  if (type === '') throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'type must be a non-empty string')
+  if (!isRecord(byId)) {
+    throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `keys.set: data[${JSON.stringify(type)}] must be an object of ids to values`)
+  }
+  return Object.keys(byId)
+}
+
+/** Writes a type's header: its name and how many entries follow. */
+function typeHeader(w, type, count) {
+  w.name(type, 'type')
+  w.varint(count)
+}
+
+/** Writes the entry of one id: `[name][0]` for a delete, else `[name][1][u32 length][value]`. */
+function entry(w, type, id, v) {
+  w.name(id, 'each id')
+  if (v === null || v === undefined) return w.u8(0)
+  w.u8(1)
+  const lengthAt = w.beginLength()
+  try {
+    w.begin()
+    w.value(v)
+  } catch (err) {
+    if (err instanceof AuthStateError) err.message = `${type} ${JSON.stringify(id)}: ${err.message}`
+    throw err
+  }
+  w.endLength(lengthAt)
+}
+
 /** Writes a set frame into `w`, yielding after each value; `at` follows the progress. */
 function* setFrame(data, w, at, parts) {
   // Entries rather than keys: a load from `data` would tie the compiled encoder to the
   // hidden class of one call's argument, dropped (and the encoder with it) once unused.
   for (const [type, byId] of Object.entries(data)) {
     if (byId === null || byId === undefined) continue
-    if (type === '') throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'type must be a non-empty string')
-    if (!isRecord(byId)) {
-      throw fail(ErrorCode.ERR_INVALID_ARGUMENT, `keys.set: data[${JSON.stringify(type)}] must be an object of ids to values`)
-    }
-    const ids = Object.keys(byId)
+    const ids = idsOf(type, byId)
     at.type = type
     at.typeAt = w.pos
-    w.name(type, 'type')
-    w.varint(ids.length)
+    typeHeader(w, type, ids.length)
     at.entriesAt = w.pos
     at.written = 0
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
-      w.name(id, 'each id')
-      const v = byId[id]
       at.written++
       at.left = ids.length - i - 1
-      if (v === null || v === undefined) {
-        w.u8(0)
-        continue
-      }
-      w.u8(1)
-      const lengthAt = w.beginLength()
-      try {
-        w.begin()
-        w.value(v)
-      } catch (err) {
-        if (err instanceof AuthStateError) err.message = `${type} ${JSON.stringify(id)}: ${err.message}`
-        throw err
-      }
-      w.endLength(lengthAt)
+      entry(w, type, id, byId[id])
       if (parts !== null && w.pos >= parts.at) parts.take()
       yield
     }
   }
+  return w.view()
+}
+
+/**
+ * The frame of a set of one id of one type (most calls: a ratchet step, a pre-key), or
+ * null for other data: written straight, as one value leaves nothing to slice or to cut
+ * into parts.
+ */
+function oneEntryFrame(data, w) {
+  let type = null
+  for (const t in data) {
+    if (type !== null || !Object.hasOwn(data, t)) return null
+    type = t
+  }
+  if (type === null) return null
+  const byId = data[type]
+  if (byId === null || byId === undefined) return null
+  const ids = idsOf(type, byId)
+  if (ids.length !== 1) return null
+  typeHeader(w, type, 1)
+  entry(w, type, ids[0], byId[ids[0]])
   return w.view()
 }
 
@@ -498,6 +530,9 @@ function encodeSet(data, stage = null, nextPart = NEXT_PART) {
     throw fail(ErrorCode.ERR_INVALID_ARGUMENT, 'keys.set takes an object of the form { [type]: { [id]: value | null } }')
   }
   const w = writer
+  w.reset()
+  const one = oneEntryFrame(data, w)
+  if (one !== null) return one
   w.reset()
   const at = new SetProgress()
   let staged = false
