@@ -377,6 +377,8 @@ class SetProgress {
     this.entriesAt = 0
     this.written = 0
     this.left = 0
+    /** Entries written in all, of every type. */
+    this.entries = 0
   }
 }
 /**
@@ -433,6 +435,7 @@ function* setFrame(data, w, at, parts) {
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]
       at.written++
+      at.entries++
       at.left = ids.length - i - 1
       entry(w, type, id, byId[id])
       if (parts !== null && w.pos >= parts.at) parts.take()
@@ -498,6 +501,12 @@ function takePart(w, at) {
  */
 const FIRST_PART = 32 * 1024
 const NEXT_PART = 16 * 1024
+/**
+ * Where a set's size is first guessed, from the entries written so far and the keys it
+ * holds: one bound to pass FIRST_PART goes to the storage thread whatever happens, so its
+ * first part goes at once and the writing starts while the rest is encoded.
+ */
+const GUESS_AT = 4 * 1024
 const SERVER_PART = 64 * 1024
 /**
  * A file holds its write lock from the first part written until the last: a call of more
@@ -540,14 +549,21 @@ function encodeSet(data, stage = null, nextPart = NEXT_PART) {
     stage === null
       ? null
       : {
-          at: FIRST_PART,
+          at: GUESS_AT,
           take() {
             // Nothing of this type since the last part, or a call sent whole (below).
             if (at.written === 0 || this.at === Infinity) return
-            // Counted once a part is due, not for every small set.
-            if (!staged && keysOf(data, MAX_PART_KEYS) > MAX_PART_KEYS) {
-              this.at = Infinity
-              return
+            if (!staged) {
+              // Counted once a part may be due, not for every small set.
+              const keys = keysOf(data, MAX_PART_KEYS)
+              if (keys > MAX_PART_KEYS) {
+                this.at = Infinity
+                return
+              }
+              if (this.at === GUESS_AT && (w.pos / at.entries) * keys <= FIRST_PART) {
+                this.at = FIRST_PART
+                return
+              }
             }
             stage(takePart(w, at))
             staged = true
