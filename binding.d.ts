@@ -46,8 +46,12 @@ export declare class NativeStore {
    * a store on a server, goes through `set`.
    */
   setLater(frame: Buffer): Raw
-  /** Commits the writes `setLater` holds. */
-  flush(): void
+  /**
+   * Commits the writes `setLater` holds. `true` when every promise `setLater` returned
+   * since the last `flush` is fulfilled (its write held and committed on this thread):
+   * JavaScript then counts them done without a reaction on each.
+   */
+  flush(): boolean
   /**
    * `set`, done at once on this thread when the store is idle and the frame small: see
    * `write_now` for what it returns.
