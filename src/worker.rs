@@ -229,6 +229,7 @@ fn serve<T: Send + 'static>(
             .or_else(|| rx.blocking_recv())
         else {
             drop(lock(&slot).take()); // every handle dropped: close the backend
+            refuse_held(&mut held, &mut notify);
             return;
         };
         let op = match op {
@@ -434,6 +435,7 @@ async fn serve_remote<T: Send + 'static>(
         let Some(Request { op, ticket }) = request else {
             let backend = lock(&slot).take();
             close_remote(backend).await; // every handle dropped
+            refuse_held(&mut held, &mut notify);
             return;
         };
         let op = match op {

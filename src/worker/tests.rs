@@ -409,6 +409,29 @@ fn dropping_every_handle_ends_the_store() {
 }
 
 #[test]
+fn dropping_every_handle_while_parts_are_open_refuses_the_held_requests() {
+    for remote in MODES {
+        let backend = Recorder {
+            parts: true,
+            ..recorder(remote)
+        };
+        let (worker, rx) = start(backend);
+        worker
+            .send(Op::Stage(Some(set_frame(&["p1"]))), 1)
+            .ok()
+            .unwrap();
+        worker.send(write("w1"), 2).ok().unwrap();
+        drop(worker);
+        let got: Vec<_> = (0..2)
+            .map(|_| rx.recv_timeout(Duration::from_secs(5)).unwrap())
+            .collect();
+        assert_eq!(got[0], (1, Ok(Reply::Done)), "remote: {remote}");
+        assert_eq!(got[1].0, 2);
+        assert_eq!(got[1].1.as_ref().unwrap_err().code, Code::Closed);
+    }
+}
+
+#[test]
 fn superseded_creds_share_the_last_ones_fate() {
     for remote in MODES {
         let (worker, rx) = start(recorder(remote));
