@@ -35,10 +35,13 @@ export declare class NativeStore {
   /**
    * A part of a large set frame, sent while the rest is encoded: parsed on the storage
    * thread meanwhile, and written by the `set` of the frame that completes it, in the
-   * same transaction. `null` drops the parts sent (the encoding failed). Resolves once
-   * parsed; a part that fails to parse fails that `set`.
+   * same transaction. Nothing answers a part (each answer would wake this thread while it
+   * encodes the next): one that fails fails that `set`, and a closed store refuses the
+   * `set`; no call runs on this thread meanwhile (`staging`), and the `set` is answered
+   * after its parts. `null` drops the parts sent (the encoding failed): it returns a
+   * promise, so that this thread's calls wait until they are dropped.
    */
-  stage(part: Buffer | null): Raw
+  stage(part: Buffer | null): Promise<void> | undefined
   /**
    * `set` for a write made together with others (`setNow` took the first of them): held
    * until `flush`, which index.js queues as a microtask, or the store's next call, then

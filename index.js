@@ -262,7 +262,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
       // A large set reaches the native store in parts as it is encoded (see codec.encodeSet).
       const stage = (part) => {
         if (part !== null) bytes += part.length
-        store.stage(part).then(noop, noop)
+        store.stage(part)?.then(noop, noop)
       }
       const out = submit(
         () => codec.encodeSet(data, stage, local ? undefined : codec.SERVER_PART),

@@ -250,7 +250,12 @@ pub struct Channel {
 unsafe impl Send for Channel {}
 
 impl Notify<Ticket> for Channel {
-    fn notify(&mut self, done: Batch) {
+    fn notify(&mut self, mut done: Batch) {
+        // Nobody waits for a ticket of none: JavaScript is not woken for it.
+        done.retain(|c| c.ticket.deferred != 0);
+        if done.is_empty() {
+            return;
+        }
         // Held across the call, so teardown cannot free the function meanwhile.
         let gone = self.lifeline.gone();
         if *gone {

@@ -431,12 +431,26 @@ impl NativeStore {
 
     /// A part of a large set frame, sent while the rest is encoded: parsed on the storage
     /// thread meanwhile, and written by the `set` of the frame that completes it, in the
-    /// same transaction. `null` drops the parts sent (the encoding failed). Resolves once
-    /// parsed; a part that fails to parse fails that `set`.
-    #[napi(ts_args_type = "part: Buffer | null")]
-    pub fn stage(&mut self, env: Env, part: Option<BufferSlice>) -> Raw {
-        self.staging = part.is_some();
-        self.submit(env, Shape::Done, Op::Stage(part.map(|p| p.to_vec())))
+    /// same transaction. Nothing answers a part (each answer would wake this thread while it
+    /// encodes the next): one that fails fails that `set`, and a closed store refuses the
+    /// `set`; no call runs on this thread meanwhile (`staging`), and the `set` is answered
+    /// after its parts. `null` drops the parts sent (the encoding failed): it returns a
+    /// promise, so that this thread's calls wait until they are dropped.
+    #[napi(
+        ts_args_type = "part: Buffer | null",
+        ts_return_type = "Promise<void> | undefined"
+    )]
+    pub fn stage(&mut self, env: Env, part: Option<BufferSlice>) -> Option<Raw> {
+        let Some(part) = part else {
+            self.staging = false;
+            return Some(self.submit(env, Shape::Done, Op::Stage(None)));
+        };
+        self.flush_later(env.raw());
+        self.staging = true;
+        if let Some(worker) = self.worker.as_ref() {
+            let _ = worker.send(Op::Stage(Some(part.to_vec())), Ticket::none());
+        }
+        None
     }
 
     /// `set` for a write made together with others (`setNow` took the first of them): held
