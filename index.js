@@ -103,7 +103,10 @@ function finish(metrics, op, type, started, items, bytes, out, later = null) {
     return out
   }
   metrics.record(op, type, started, items(), bytes(out), undefined)
-  return Promise.resolve(out === DONE ? undefined : out)
+  // A write done at once hands back the one promise fulfilled with nothing that every such
+  // write shares: a promise made per write costs each write its making (and, in a process
+  // running an AsyncLocalStorage, the engine's hook on it), and awaiting either is the same.
+  return out === DONE ? settled : Promise.resolve(out)
 }
 
 /**
