@@ -38,6 +38,10 @@ pub enum Mutation {
 /// A stored key: its id and, when asked for, its encoded value.
 pub type Entry = (String, Vec<u8>);
 
+/// Work a write left due (`Backend::upkeep`), run without the backend: calls made on the
+/// JavaScript thread meanwhile are not held up by it.
+pub type Upkeep = Box<dyn FnOnce() + Send>;
+
 /// One session of a store, as `listSessions` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -190,8 +194,11 @@ pub trait Backend: Send {
         false
     }
 
-    /// Does what `upkeep_due` reports; nothing when nothing is due.
-    fn upkeep(&mut self) {}
+    /// Does what `upkeep_due` reports, or hands back the part of it to run with the backend
+    /// free (the storage thread then asks again, for what that part left).
+    fn upkeep(&mut self) -> Option<Upkeep> {
+        None
+    }
 
     /// Up to `limit` keys of `kind` whose id sorts after `after`, in id order; values are
     /// left empty unless `with_values`.

@@ -308,9 +308,19 @@ fn serve<T: Send + 'static>(
 
 /// Runs what the last writes left due, once their callers were answered (a panic there
 /// leaves it undone, and the thread serving).
+/// Runs the upkeep a write left due. The part the backend hands back runs with the backend
+/// unlocked (the JavaScript thread may write meanwhile); what it leaves is done after it.
 fn upkeep(slot: &Slot) {
-    if let Some(be) = lock(slot).as_mut() {
-        let _ = catch_unwind(AssertUnwindSafe(|| be.upkeep()));
+    for _ in 0..2 {
+        let work = lock(slot).as_mut().and_then(|be| {
+            catch_unwind(AssertUnwindSafe(|| be.upkeep()))
+                .ok()
+                .flatten()
+        });
+        match work {
+            Some(work) => drop(catch_unwind(AssertUnwindSafe(work))),
+            None => return,
+        }
     }
 }
 

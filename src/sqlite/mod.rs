@@ -17,6 +17,7 @@ pub use schema::VERSION as SCHEMA_VERSION;
 
 use crate::backend::{
     Backend, Entry, Holder, KeyWrite, Lease, Mutation, SessionInfo, Takeover, TryApply, TypeCount,
+    Upkeep,
 };
 use crate::error::{Code, Error, Result};
 use crate::wire;
@@ -56,8 +57,10 @@ impl Default for Options {
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 pub struct SqliteBackend {
-    conn: Connection,
+    // Dropped before `conn`, so that the store's own connection closes last, and with it
+    // the log (a checkpoint and the WAL's removal, as SQLite does at its last close).
     checkpoint: Checkpoint,
+    conn: Connection,
     busy_timeout: Duration,
     durability: Durability,
     session: String,
@@ -139,7 +142,7 @@ impl SqliteBackend {
         .map_err(|e| at(path, e))?;
         // Every statement of the store stays prepared (rusqlite keeps 16 by default).
         conn.set_prepared_statement_cache_capacity(64);
-        let checkpoint = Checkpoint::attach(&mut conn).map_err(|e| at(path, e))?;
+        let checkpoint = Checkpoint::attach(&mut conn, path).map_err(|e| at(path, e))?;
         let mut backend = SqliteBackend {
             conn,
             checkpoint,
@@ -554,8 +557,8 @@ impl Backend for SqliteBackend {
         self.checkpoint.due()
     }
 
-    fn upkeep(&mut self) {
-        self.checkpoint.run(&self.conn);
+    fn upkeep(&mut self) -> Option<Upkeep> {
+        self.checkpoint.run(&self.conn)
     }
 
     fn load_creds(&mut self) -> Result<Option<Vec<u8>>> {

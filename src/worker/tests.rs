@@ -122,11 +122,12 @@ impl Backend for Recorder {
     fn upkeep_due(&self) -> bool {
         self.due
     }
-    fn upkeep(&mut self) {
+    fn upkeep(&mut self) -> Option<crate::backend::Upkeep> {
         if std::mem::take(&mut self.due) {
             self.upkeeps
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
+        None
     }
 }
 
