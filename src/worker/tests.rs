@@ -122,12 +122,14 @@ impl Backend for Recorder {
     fn upkeep_due(&self) -> bool {
         self.due
     }
+    /// Hands the upkeep back, to be run with the backend free, as a file does.
     fn upkeep(&mut self) -> Option<crate::backend::Upkeep> {
-        if std::mem::take(&mut self.due) {
-            self.upkeeps
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        None
+        let upkeeps = self.upkeeps.clone();
+        std::mem::take(&mut self.due).then(|| {
+            Box::new(move || {
+                upkeeps.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }) as crate::backend::Upkeep
+        })
     }
 }
 
