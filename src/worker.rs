@@ -307,9 +307,9 @@ fn serve<T: Send + 'static>(
 }
 
 /// Runs what the last writes left due, once their callers were answered (a panic there
-/// leaves it undone, and the thread serving).
-/// Runs the upkeep a write left due. The part the backend hands back runs with the backend
-/// unlocked (the JavaScript thread may write meanwhile); what it leaves is done after it.
+/// leaves it undone, and the thread serving). The part the backend hands back runs with the
+/// backend unlocked (the JavaScript thread may write meanwhile); the backend is then asked
+/// once more, for what that part left.
 fn upkeep(slot: &Slot) {
     for _ in 0..2 {
         let work = lock(slot).as_mut().and_then(|be| {
