@@ -545,6 +545,7 @@ function encodeSet(data, stage = null, nextPart = NEXT_PART) {
   w.reset()
   const at = new SetProgress()
   let staged = false
+  let keys = -1 // counted once a part may first be due, not for every small set
   const parts =
     stage === null
       ? null
@@ -554,8 +555,7 @@ function encodeSet(data, stage = null, nextPart = NEXT_PART) {
             // Nothing of this type since the last part, or a call sent whole (below).
             if (at.written === 0 || this.at === Infinity) return
             if (!staged) {
-              // Counted once a part may be due, not for every small set.
-              const keys = keysOf(data, MAX_PART_KEYS)
+              if (keys < 0) keys = keysOf(data, MAX_PART_KEYS)
               if (keys > MAX_PART_KEYS) {
                 this.at = Infinity
                 return
