@@ -146,3 +146,6 @@ export declare function schemaVersion(): number
 
 /** Registers the `AuthStateError` class that every rejection is an instance of. */
 export declare function setErrorClass(ctor: unknown): void
+
+/** The keys of each object shape of the presented form (src/shapes.rs), for lib/codec.js. */
+export declare function valueShapes(): Array<Array<string>>

@@ -840,3 +840,4 @@ module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.frameBuffer = nativeBinding.frameBuffer
 module.exports.schemaVersion = nativeBinding.schemaVersion
 module.exports.setErrorClass = nativeBinding.setErrorClass
+module.exports.valueShapes = nativeBinding.valueShapes

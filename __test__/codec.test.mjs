@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { proto } from 'baileys'
+import { createRequire } from 'node:module'
 import { useRustAuthState } from '../index.js'
 import { rng } from './helpers/signal-shapes.mjs'
 
@@ -156,6 +157,34 @@ describe('codec round trips through the store', () => {
     for (const [id, v] of Object.entries(values)) {
       assert.deepStrictEqual(JSON.stringify(got[id]), JSON.stringify(v), id)
       assert.deepStrictEqual(Object.keys(got[id]), Object.keys(v), `${id}: order`)
+    }
+  })
+
+  it('keeps objects of every known shape, and objects that nearly have one, exactly', async () => {
+    // Objects whose keys are those of a shape (src/shapes.rs) reach JavaScript without their
+    // keys and are built by a literal; bytes and undefined keep them off the JSON path.
+    const shapes = createRequire(import.meta.url)('../binding.js').valueShapes()
+    assert.ok(shapes.some((keys) => keys.join() === 'private,public'))
+    const id = Buffer.alloc(33, 7).toString('base64')
+    const values = {}
+    shapes.forEach((keys, i) => {
+      const valueOf = (j) => [Buffer.from([i, j]), undefined, { n: j, u: undefined }, 'text', null][j % 5]
+      const of = (ks) => Object.fromEntries(ks.map((k, j) => [k, valueOf(j)]))
+      const shaped = of(keys)
+      values[`shape-${i}`] = shaped
+      values[`reversed-${i}`] = of([...keys].reverse())
+      values[`extra-${i}`] = { ...shaped, extra: Buffer.from([i]) }
+      values[`fewer-${i}`] = [of(keys.slice(0, -1)), Buffer.from([i])]
+      values[`nested-${i}`] = { byId: { [id]: shaped }, list: [shaped, of([...keys].reverse())], inShape: Object.fromEntries(keys.map((k) => [k, shaped])) }
+    })
+    await auth.state.keys.set({ shaped: values })
+    const ids = Object.keys(values)
+    const all = await auth.state.keys.get('shaped', ids)
+    for (const id of ids) {
+      assert.deepStrictEqual(all[id], values[id], `${id} (bulk)`)
+      assert.deepStrictEqual(Object.keys(all[id]), Object.keys(values[id]), `${id}: order`)
+      const one = await auth.state.keys.get('shaped', [id])
+      assert.deepStrictEqual(one[id], values[id], `${id} (single)`)
     }
   })
 

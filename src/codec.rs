@@ -18,6 +18,7 @@
 //! | 12  | base64    | varint length, the decoded bytes of a canonical base64 string (stored form only) |
 //! | 13  | object    | as 9, but each key is `varint (length << 1 \| b)` then UTF-8 (b = 0) or the bytes of a canonical base64 key (b = 1) (stored form only) |
 //! | 14  | (retired) | was an object keyed by ids, in a presented form no longer made; never reused |
+//! | 15  | shaped object | varint index of a shape (src/shapes.rs), then a value per key of the shape, in order (presented form only) |
 //!
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
@@ -29,7 +30,8 @@
 //! trip stays exact. On the way out a stored value is checked, then handed to JavaScript
 //! either as JSON text (when it holds nothing JSON cannot say exactly, so JavaScript can use
 //! `JSON.parse`) or as it is stored, which lib/codec.js reads too: turning base64 bytes back
-//! into text costs it what reading the text would. libsignal's sessions go the stored way:
+//! into text costs it what reading the text would. In that form an object whose keys are
+//! those of a shape listed in src/shapes.rs goes without them (tag 15, *presented* form only). libsignal's sessions go the stored way:
 //! they hold `undefined` (the key of a closed chain) and objects keyed by ids (chains,
 //! sessions by base key). lib/codec.js builds an object whose first key was stored as base64
 //! as a dictionary: an engine gives each object made key by key a hidden class per new key,
@@ -53,6 +55,7 @@ pub mod tag {
     pub const DATE: u8 = 11;
     pub const BASE64: u8 = 12;
     pub const STORED_OBJECT: u8 = 13;
+    pub const SHAPED: u8 = 15;
 }
 
 /// Deepest nesting accepted. Baileys' values nest about six levels.
@@ -195,7 +198,7 @@ impl Writer {
 
     /// A key of a stored-form object, compacted when it is canonical base64; `k` is checked
     /// to be UTF-8 only when it is not (base64 is ASCII).
-    fn stored_key(&mut self, k: &[u8]) -> Result<()> {
+    pub(crate) fn stored_key(&mut self, k: &[u8]) -> Result<()> {
         if !self.try_base64(k, |w, n| w.varint(((n as u64) << 1) | 1)) {
             check_utf8(k)?;
             self.varint((k.len() as u64) << 1);
@@ -434,6 +437,38 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads the key of an entry of an object (`stored`: of the stored form) as `skip`
+    /// checks it: whether it is the bytes of base64 text, and its bytes.
+    pub(crate) fn checked_key(&mut self, stored: bool) -> Result<(bool, &'a [u8])> {
+        if !stored {
+            let key = self.raw_str()?;
+            return check_utf8(key).map(|_| (false, key));
+        }
+        let (base64, key) = self.raw_stored_key()?;
+        if !base64 {
+            check_utf8(key).map_err(|_| not_utf8_key())?;
+        }
+        Ok((base64, key))
+    }
+
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+
+    /// A count of items of at least `unit` bytes each, checked against what is left.
+    pub(crate) fn count(&mut self, unit: usize) -> Result<usize> {
+        self.len(unit)
+    }
+
+    /// The bytes read since `start`.
+    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
+        &self.buf[start..self.pos]
+    }
+
     /// The tag of the next value, without reading it.
     pub fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
@@ -462,7 +497,7 @@ impl<'a> Reader<'a> {
             Some(tag::STORED_OBJECT) => {
                 self.pos += 1;
                 let n = self.len(2)?;
-                return self.skip_stored_entries(n, depth);
+                return self.skip_entries(n, true, depth);
             }
             _ => {}
         }
@@ -472,25 +507,17 @@ impl<'a> Reader<'a> {
                     self.skip(depth + 1)?;
                 }
             }
-            Token::Object(n) => {
-                for _ in 0..n {
-                    check_utf8(self.raw_str()?)?;
-                    self.skip(depth + 1)?;
-                }
-            }
-            Token::StoredObject(n) => self.skip_stored_entries(n, depth)?,
+            Token::Object(n) => self.skip_entries(n, false, depth)?,
+            Token::StoredObject(n) => self.skip_entries(n, true, depth)?,
             _ => {}
         }
         Ok(())
     }
 
-    /// Walks the `n` entries of a stored-form object, as `skip` does.
-    fn skip_stored_entries(&mut self, n: usize, depth: usize) -> Result<()> {
+    /// Walks the `n` entries of an object (`stored`: of the stored form), as `skip` does.
+    fn skip_entries(&mut self, n: usize, stored: bool, depth: usize) -> Result<()> {
         for _ in 0..n {
-            let (base64, key) = self.raw_stored_key()?;
-            if !base64 {
-                check_utf8(key).map_err(|_| not_utf8_key())?;
-            }
+            self.checked_key(stored)?;
             self.skip(depth + 1)?;
         }
         Ok(())
@@ -516,12 +543,12 @@ pub fn to_stored(wire: &[u8]) -> Result<Vec<u8>> {
     Ok(w.into_bytes())
 }
 
-/// Appends a stored value to `out` as JSON text that `JSON.parse` turns into exactly that
-/// value, and returns `true`; or, for a value JSON cannot carry exactly (bytes, `undefined`,
-/// -0, NaN...) or an object keyed by ids, checks it, leaves `out` as it was and returns
-/// `false`: such a value is handed over as stored. Written in place, with no buffer of its
-/// own: a read of many keys presents each.
-pub fn present_json(stored: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+/// Appends a stored value to `out` as JavaScript receives it, checked, and returns whether
+/// it went as JSON text: text that `JSON.parse` turns into exactly that value, when it holds
+/// nothing JSON cannot carry exactly (bytes, `undefined`, -0, NaN...) and no object keyed by
+/// ids; else the stored form with its objects of known shapes rewritten (`shapes::present`).
+/// Written in place, with no buffer of its own: a read of many keys presents each.
+pub fn present(stored: &[u8], out: &mut Vec<u8>) -> Result<bool> {
     let start = out.len();
     let mut r = Reader::new(stored);
     match json_value(&mut r, out, 0).map(|json| json && r.finish().is_ok()) {
@@ -529,7 +556,7 @@ pub fn present_json(stored: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         // Not JSON, or damaged: whatever was written goes, and the whole value is checked.
         _ => {
             out.truncate(start);
-            validate(stored)?;
+            crate::shapes::present(stored, out).inspect_err(|_| out.truncate(start))?;
             Ok(false)
         }
     }
@@ -927,13 +954,12 @@ pub fn utf16_units(bytes: &[u8]) -> Vec<u16> {
 mod tests {
     use super::*;
 
-    /// What `present_json` appends after bytes already in the buffer (which it must keep):
-    /// the JSON text, or `None` for a value handed over as stored.
+    /// What `present` appends after bytes already in the buffer (which it must keep): the
+    /// JSON text, or `None` for a value handed over in the stored form.
     fn json_of(stored: &[u8]) -> Result<Option<String>> {
         let mut out = b"head".to_vec();
-        let json = present_json(stored, &mut out)?;
+        let json = present(stored, &mut out)?;
         assert_eq!(&out[..4], b"head");
-        assert!(json || out.len() == 4);
         Ok(json.then(|| String::from_utf8(out[4..].to_vec()).unwrap()))
     }
 

@@ -12,6 +12,7 @@ pub mod open;
 pub mod postgres;
 pub mod redis;
 pub mod server;
+pub mod shapes;
 pub mod sqlite;
 pub mod tls;
 pub mod wire;

@@ -5,9 +5,9 @@
 //!   `[id: name][0]` (delete) or `[id: name][1][len: u32 LE][value]` (put);
 //! - ids frame: `[count: varint][id: name]*`;
 //! - entries frame (replies): `[count: varint]` then `[id: name][len: u32 LE][value]*`, where
-//!   a value is a presented value: `[1][JSON text]` or `[0][stored-form codec value]` (see
-//!   `codec::present_json`)
-//!   (empty when only ids were asked for).
+//!   a value is a presented value: `[1][JSON text]` or `[0][stored-form codec value, objects
+//!   of known shapes without their keys]` (see `codec::present`), or empty when only ids were
+//!   asked for.
 //!
 //! A name is a varint byte length and UTF-8. Incoming values are checked and put in stored
 //! form here, outgoing ones checked and presented (src/codec.rs), so malformed bytes never
@@ -150,16 +150,16 @@ pub fn ids_frame<S: AsRef<str>>(ids: &[S]) -> Vec<u8> {
 
 /// A stored value as JavaScript receives it: `[1][JSON]` or `[0][stored form]`.
 pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let flag = out.len();
     out.push(1);
-    let json = codec::present_json(stored, out).map_err(|e| {
+    let json = codec::present(stored, out).map_err(|e| {
         Error::corrupt(format!(
             "stored {kind} {id:?} does not decode ({}); the file was damaged or written by something else",
             e.message
         ))
     })?;
     if !json {
-        *out.last_mut().expect("the flag just pushed") = 0;
-        out.extend_from_slice(stored);
+        out[flag] = 0;
     }
     Ok(())
 }

@@ -2,16 +2,18 @@
 //!
 //! Arbitrary value trees (every tag, NaN, -0, lone surrogates, base64-looking text, deep and
 //! wide nesting) must survive every path a value takes: wire form -> stored form -> presented
-//! form (JSON text or the stored form itself). Damaged input (truncated, bit-flipped, random) must never
+//! form (JSON text, or the stored form with objects of known shapes written without their
+//! keys). Damaged input (truncated, bit-flipped, random) must never
 //! panic and must be refused as `Corrupt`.
 //!
 //! 256 cases per property by default; `BRA_HEAVY=1 cargo test --test codec_props` runs 20,000.
 //! A failure prints the smallest input that still fails.
 
 use baileys_rust_auth::codec::{
-    base64, present_json, to_stored, validate, Reader, Token, Value, Writer, MAX_DEPTH,
+    self, base64, to_stored, validate, Reader, Token, Value, Writer, MAX_DEPTH,
 };
 use baileys_rust_auth::error::{Code, Result};
+use baileys_rust_auth::shapes::SHAPES;
 use baileys_rust_auth::wire;
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -112,9 +114,34 @@ fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(8, 128, 8, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..8).prop_map(Value::Array),
-            vec((text(), inner), 0..8).prop_map(object),
+            vec((text(), inner.clone()), 0..8).prop_map(object),
+            // The keys of a known shape, or the first of them.
+            (prop::sample::select(SHAPES), 1..9usize, vec(inner, 8)).prop_map(
+                |(keys, take, values)| {
+                    object(
+                        keys.iter()
+                            .take(take)
+                            .map(|k| k.to_string())
+                            .zip(values)
+                            .collect(),
+                    )
+                }
+            ),
         ]
     })
+}
+
+/// Objects anywhere in `v` whose keys are, in order, those of a known shape.
+fn shaped(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => items.iter().map(shaped).sum(),
+        Value::Object(entries) => {
+            let keys: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
+            usize::from(SHAPES.contains(&keys.as_slice()))
+                + entries.iter().map(|(_, v)| shaped(v)).sum::<usize>()
+        }
+        _ => 0,
+    }
 }
 
 /// A value as JSON holds it: no bytes, undefined, dates, lone surrogates, NaN, infinities, -0.
@@ -221,17 +248,29 @@ fn same(a: &Value, b: &Value) -> bool {
     a.encode() == b.encode()
 }
 
-/// The JSON text `present_json` appends after what a buffer already holds, or `None` when
-/// the value is handed over as stored; either way the buffer's earlier bytes stay.
-fn present(stored: &[u8]) -> Result<Option<Vec<u8>>> {
+/// What `codec::present` appends after what a buffer already holds: JSON text, or the
+/// stored form with objects of known shapes rewritten; either way the buffer's earlier bytes
+/// stay, and a value refused leaves nothing behind.
+fn present(stored: &[u8]) -> Result<Presented> {
     let head = b"earlier entries";
     let mut out = head.to_vec();
-    let json = present_json(stored, &mut out);
+    let json = codec::present(stored, &mut out);
     assert_eq!(&out[..head.len()], head);
-    if !matches!(json, Ok(true)) {
+    if json.is_err() {
         assert_eq!(out.len(), head.len(), "nothing left behind");
     }
-    Ok(json?.then(|| out[head.len()..].to_vec()))
+    let bytes = out[head.len()..].to_vec();
+    Ok(if json? {
+        Presented::Json(bytes)
+    } else {
+        Presented::Stored(bytes)
+    })
+}
+
+#[derive(Debug)]
+enum Presented {
+    Json(Vec<u8>),
+    Stored(Vec<u8>),
 }
 
 fn assert_corrupt<T: std::fmt::Debug>(r: baileys_rust_auth::error::Result<T>, what: &str) {
@@ -485,7 +524,8 @@ proptest! {
     }
 
     /// Presented form: JSON exactly when JSON can say the value, and then the text parses
-    /// (strictly) to the same value; otherwise the stored form itself, which decodes to it.
+    /// (strictly) to the same value; otherwise the stored form, which decodes to it, written
+    /// as it is but for objects of known shapes (src/shapes.rs tests their rewriting).
     #[test]
     fn presented_form_is_exact(v in value()) {
         let wire = v.encode();
@@ -493,17 +533,22 @@ proptest! {
         let presented = present(&stored).expect("presents");
         let want = form(&v);
         match presented {
-            Some(text) => {
+            Presented::Json(text) => {
                 prop_assert_eq!(want, Form::Json, "JSON for {:?}", v);
                 let parsed = Json::parse(&text);
                 prop_assert!(parsed.is_some(), "not strict JSON: {}", String::from_utf8_lossy(&text));
                 let parsed = parsed.expect("checked");
                 prop_assert!(same(&parsed, &v), "JSON {} reads as {parsed:?}, not {v:?}", String::from_utf8_lossy(&text));
             }
-            None => {
+            Presented::Stored(bytes) => {
                 prop_assert_eq!(want, Form::Stored, "stored form for {:?}", v);
                 let back = Value::decode(&stored).expect("stored form decodes");
                 prop_assert_eq!(back.encode(), wire);
+                if shaped(&v) == 0 {
+                    prop_assert_eq!(bytes, stored);
+                } else {
+                    prop_assert!(bytes.len() < stored.len(), "shapes written with their keys");
+                }
             }
         }
     }
@@ -513,11 +558,11 @@ proptest! {
     fn json_values_present_as_json(v in json_value()) {
         let stored = to_stored(&v.encode()).expect("accepted");
         match present(&stored).expect("presents") {
-            Some(text) => {
+            Presented::Json(text) => {
                 let parsed = Json::parse(&text).expect("strict JSON");
                 prop_assert!(same(&parsed, &v));
             }
-            None => prop_assert!(false, "stored form for {v:?}"),
+            Presented::Stored(_) => prop_assert!(false, "stored form for {v:?}"),
         }
     }
 

@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { useRustAuthState } from '../../index.js'
 
-const record = (n) => ({ currentRatchet: { rootKey: Buffer.alloc(32, n), previousCounter: n }, indexInfo: { closed: -1, used: n } })
+// `keyPair` has a known shape (src/shapes.rs): it is built by an object literal.
+const record = (n) => ({
+  currentRatchet: { rootKey: Buffer.alloc(32, n), previousCounter: n },
+  indexInfo: { closed: -1, used: n },
+  keyPair: { private: Buffer.alloc(32, n), public: Buffer.alloc(32, n + 1) },
+})
 const dir = mkdtempSync(join(tmpdir(), 'bra-shapes-'))
 try {
   const auth = await useRustAuthState(join(dir, 'auth.db'))
@@ -24,6 +29,7 @@ try {
       filled: filled.length,
       record: same(a, b),
       nested: same(a.currentRatchet, b.currentRatchet) && same(a.indexInfo, b.indexInfo),
+      shaped: same(a.keyPair, b.keyPair) && Object.getPrototypeOf(a.keyPair) === Object.prototype,
       plain: Object.getPrototypeOf(a) === Object.prototype && a.constructor === Object,
     }),
   )

@@ -50,6 +50,15 @@ pub fn error_codes() -> Vec<&'static str> {
     Code::ALL.iter().map(|c| c.as_str()).collect()
 }
 
+/// The keys of each object shape of the presented form (src/shapes.rs), for lib/codec.js.
+#[napi(js_name = "valueShapes")]
+pub fn value_shapes() -> Vec<Vec<&'static str>> {
+    crate::shapes::SHAPES
+        .iter()
+        .map(|keys| keys.to_vec())
+        .collect()
+}
+
 /// The schema version this build writes.
 #[napi(js_name = "schemaVersion")]
 pub fn schema_version() -> i64 {

@@ -1,0 +1,421 @@
+//! Object shapes: the key lists of the objects Baileys and libsignal store again and again,
+//! by which a value read is handed to JavaScript without its keys.
+//!
+//! The JavaScript decoder builds an object key by key from a stored value: each key is read,
+//! looked up and stored through a generic path, and that was about half of its time on a
+//! session. An object whose keys are, in order, exactly those of a shape listed here is
+//! presented instead as tag 15 (`codec::tag::SHAPED`): the shape's index, then its values.
+//! lib/codec.js builds it with one object literal per shape, made from this table
+//! (`valueShapes()` in the binding), so keys cost it nothing and the engine gives every
+//! such object the same hidden class.
+//!
+//! Shapes exist in the presented form only, never in the stored one: this table may change
+//! from one release to the next without touching stored data. An object of any other keys
+//! is presented as it is stored. A shape never holds `__proto__` or a key that reads as an
+//! array index: an object literal would treat either differently from the key-by-key build.
+
+use std::sync::OnceLock;
+
+use crate::codec::{self, tag, Reader, Writer};
+use crate::error::Result;
+
+/// The shapes, by index. Appending is free; every index is only meaningful within one build.
+pub const SHAPES: &[&[&str]] = &[
+    // Baileys' key pairs: pre-keys, and the key pairs of creds.
+    &["private", "public"],
+    // libsignal's SessionRecord, and each of its sessions (SessionEntry.serialize()).
+    &["_sessions", "version"],
+    &["registrationId", "currentRatchet", "indexInfo", "_chains"],
+    &[
+        "registrationId",
+        "currentRatchet",
+        "indexInfo",
+        "_chains",
+        "pendingPreKey",
+    ],
+    &[
+        "ephemeralKeyPair",
+        "lastRemoteEphemeralKey",
+        "previousCounter",
+        "rootKey",
+    ],
+    &["pubKey", "privKey"],
+    &[
+        "baseKey",
+        "baseKeyType",
+        "closed",
+        "used",
+        "created",
+        "remoteIdentityKey",
+    ],
+    &["chainKey", "chainType", "messageKeys"],
+    &["counter", "key"],
+    &["signedKeyId", "baseKey", "preKeyId"],
+    &["signedKeyId", "baseKey"],
+    // Creds' signed pre-key.
+    &["keyPair", "signature", "keyId"],
+    // App-state sync keys and versions, privacy tokens.
+    &["keyData", "fingerprint", "timestamp"],
+    &["rawId", "currentIndex", "deviceIndexes"],
+    &["version", "hash", "indexValueMap"],
+    &["valueMac"],
+    &["token", "timestamp"],
+    &["token", "timestamp", "senderTimestamp"],
+];
+
+/// Most keys a shape has.
+const MAX_KEYS: usize = 8;
+
+/// Each shape's keys as the stored form writes them, to compare with keys as they are read:
+/// one that is canonical base64 text (`ephemeralKeyPair`) is stored as its bytes.
+fn stored_keys() -> &'static [Vec<Vec<u8>>] {
+    static KEYS: OnceLock<Vec<Vec<Vec<u8>>>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let stored = |k: &&str| {
+            let mut w = Writer::new();
+            w.stored_key(k.as_bytes()).expect("a shape's keys are text");
+            w.into_bytes()
+        };
+        SHAPES
+            .iter()
+            .map(|keys| keys.iter().map(stored).collect())
+            .collect()
+    })
+}
+
+/// The index of the shape of `n` keys whose first key is stored as `first`, if any.
+fn shape_of(n: usize, first: &[u8]) -> Option<usize> {
+    // Objects keyed by ids (a session's chains) are larger than any shape.
+    if n > MAX_KEYS {
+        return None;
+    }
+    stored_keys()
+        .iter()
+        .position(|keys| keys.len() == n && keys[0] == first)
+}
+
+/// Appends the stored value `stored` to `out` in the presented form: as stored, but for
+/// objects of a known shape. Checks the value as `codec::validate` does.
+pub fn present(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let mut r = Reader::new(stored);
+    value(&mut r, out, 0)?;
+    r.finish()
+}
+
+fn value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<()> {
+    let start = r.position();
+    match r.peek() {
+        // The stored form writes every object as tag 13; one of tag 9 goes as stored.
+        Some(tag::STORED_OBJECT) if depth < codec::MAX_DEPTH => {
+            r.advance(1);
+            let n = r.count(2)?;
+            let head = out.len();
+            out.extend_from_slice(r.since(start));
+            object(r, out, head, n, depth)
+        }
+        Some(tag::ARRAY) if depth < codec::MAX_DEPTH => {
+            r.advance(1);
+            let n = r.count(1)?;
+            out.extend_from_slice(r.since(start));
+            (0..n).try_for_each(|_| value(r, out, depth + 1))
+        }
+        // Everything else (and what is nested too deep, which `skip` refuses) as stored.
+        _ => {
+            r.skip(depth)?;
+            out.extend_from_slice(r.since(start));
+            Ok(())
+        }
+    }
+}
+
+/// The `n` entries of an object whose header was just copied to `out` at `head`: copied in
+/// turn, and, if their keys are those of a shape, rewritten in place as tag 15, its index
+/// and the values. The copy goes first so that each value is walked once (a guess undone
+/// would walk it again); only a shaped object moves bytes. The header copied is two bytes
+/// at least (tag and count), as long as the shaped one.
+fn object(
+    r: &mut Reader<'_>,
+    out: &mut Vec<u8>,
+    head: usize,
+    n: usize,
+    depth: usize,
+) -> Result<()> {
+    let mut shape = None;
+    let mut values = [(0usize, 0usize); MAX_KEYS];
+    for i in 0..n {
+        let key_at = r.position();
+        r.checked_key(true)?;
+        let key = r.since(key_at);
+        out.extend_from_slice(key);
+        shape = match shape {
+            None if i == 0 => shape_of(n, key),
+            Some(s) if stored_keys()[s][i] == key => Some(s),
+            _ => None,
+        };
+        let at = out.len();
+        value(r, out, depth + 1)?;
+        // A shape has no more keys than there are slots.
+        if let (Some(_), Some(slot)) = (shape, values.get_mut(i)) {
+            *slot = (at, out.len());
+        }
+    }
+    if let Some(s) = shape {
+        out[head] = tag::SHAPED;
+        out[head + 1] = s as u8;
+        let mut w = head + 2;
+        for &(from, to) in &values[..n] {
+            out.copy_within(from..to, w);
+            w += to - from;
+        }
+        out.truncate(w);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{base64, present, to_stored, validate, Value};
+    use crate::error::Code;
+
+    fn obj(entries: &[(&str, Value)]) -> Value {
+        Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn text(s: &str) -> Value {
+        Value::String(s.to_owned())
+    }
+
+    /// The stored form a presented value came from: each shaped object written back as a
+    /// stored-form object with its keys (they are text), everything else copied.
+    fn unshape(presented: &[u8]) -> Vec<u8> {
+        unshaped(presented).0
+    }
+
+    /// `unshape`, and how many shaped objects it met.
+    fn unshaped(presented: &[u8]) -> (Vec<u8>, usize) {
+        fn walk(r: &mut Reader<'_>, out: &mut Vec<u8>, shaped: &mut usize) {
+            let start = r.position();
+            match r.peek().unwrap() {
+                tag::SHAPED => {
+                    r.advance(1);
+                    *shaped += 1;
+                    // Indexes are one byte (see `shapes_are_safe_for_object_literals`).
+                    let keys = &stored_keys()[r.peek().unwrap() as usize];
+                    r.advance(1);
+                    out.extend([tag::STORED_OBJECT, keys.len() as u8]);
+                    for k in keys {
+                        out.extend_from_slice(k);
+                        walk(r, out, shaped);
+                    }
+                }
+                t @ (tag::OBJECT | tag::STORED_OBJECT) => {
+                    r.advance(1);
+                    let n = r.count(2).unwrap();
+                    out.extend_from_slice(r.since(start));
+                    for _ in 0..n {
+                        let at = r.position();
+                        r.checked_key(t == tag::STORED_OBJECT).unwrap();
+                        out.extend_from_slice(r.since(at));
+                        walk(r, out, shaped);
+                    }
+                }
+                tag::ARRAY => {
+                    r.advance(1);
+                    let n = r.count(1).unwrap();
+                    out.extend_from_slice(r.since(start));
+                    (0..n).for_each(|_| walk(r, out, shaped));
+                }
+                _ => {
+                    r.skip(0).unwrap();
+                    out.extend_from_slice(r.since(start));
+                }
+            }
+        }
+        let mut r = Reader::new(presented);
+        let mut out = Vec::new();
+        let mut shaped = 0;
+        walk(&mut r, &mut out, &mut shaped);
+        r.finish().unwrap();
+        (out, shaped)
+    }
+
+    /// The presented form of `v` (as stored, not as JSON), checked to give the stored form
+    /// back.
+    fn presented(v: &Value) -> Vec<u8> {
+        let stored = to_stored(&v.encode()).unwrap();
+        let mut out = Vec::new();
+        super::present(&stored, &mut out).unwrap();
+        assert_eq!(unshape(&out), stored, "{v:?}");
+        out
+    }
+
+    fn shaped_count(presented: &[u8]) -> usize {
+        unshaped(presented).1
+    }
+
+    /// A session as libsignal serializes it: shapes nested in shapes and in objects keyed
+    /// by ids, and a closed chain's key left undefined.
+    fn session() -> Value {
+        let id = |n: u8| base64::encode(&[n; 33]);
+        let chain = |key: Value| {
+            obj(&[
+                (
+                    "chainKey",
+                    obj(&[("counter", Value::Number(3.0)), ("key", key)]),
+                ),
+                ("chainType", Value::Number(1.0)),
+                (
+                    "messageKeys",
+                    Value::Object(vec![("4".into(), text(&id(9)))]),
+                ),
+            ])
+        };
+        let entry = obj(&[
+            ("registrationId", Value::Number(7.0)),
+            (
+                "currentRatchet",
+                obj(&[
+                    (
+                        "ephemeralKeyPair",
+                        obj(&[
+                            ("pubKey", text(&id(1))),
+                            ("privKey", Value::Bytes(vec![2; 32])),
+                        ]),
+                    ),
+                    ("lastRemoteEphemeralKey", text(&id(3))),
+                    ("previousCounter", Value::Number(0.0)),
+                    ("rootKey", text(&id(4))),
+                ]),
+            ),
+            (
+                "indexInfo",
+                obj(&[
+                    ("baseKey", text(&id(5))),
+                    ("baseKeyType", Value::Number(1.0)),
+                    ("closed", Value::Number(-1.0)),
+                    ("used", Value::Number(1_700_000_000_000.0)),
+                    ("created", Value::Number(1_700_000_000_000.0)),
+                    ("remoteIdentityKey", text(&id(6))),
+                ]),
+            ),
+            (
+                "_chains",
+                Value::Object(vec![
+                    (id(7), chain(text(&id(8)))),
+                    (id(10), chain(Value::Undefined)),
+                ]),
+            ),
+        ]);
+        obj(&[
+            ("_sessions", Value::Object(vec![(id(5), entry)])),
+            ("version", text("v1")),
+        ])
+    }
+
+    #[test]
+    fn objects_of_known_shapes_go_without_their_keys() {
+        let out = presented(&session());
+        // The record, its entry, the ratchet, its key pair, the index and two chains with
+        // their chain keys.
+        assert_eq!(shaped_count(&out), 9);
+        assert_eq!(out[0], tag::SHAPED);
+        assert_eq!(SHAPES[out[1] as usize], ["_sessions", "version"]);
+        let keys = ["private", "public"];
+        let pair = presented(&obj(&[
+            (keys[0], Value::Bytes(vec![1; 32])),
+            (keys[1], Value::Bytes(vec![2; 32])),
+        ]));
+        assert_eq!(pair.len(), 2 + 2 * 34);
+    }
+
+    #[test]
+    fn other_objects_go_as_stored() {
+        let b = || Value::Bytes(vec![1]);
+        for v in [
+            // Keys in another order, one more or one fewer, another last key.
+            obj(&[("public", b()), ("private", b())]),
+            obj(&[("private", b()), ("public", b()), ("extra", b())]),
+            obj(&[("private", b())]),
+            obj(&[("counter", b()), ("keys", b())]),
+            // A first key stored as base64 bytes.
+            Value::Object(vec![
+                (base64::encode(&[1; 18]), b()),
+                ("public".into(), b()),
+            ]),
+            Value::Object(vec![]),
+        ] {
+            let stored = to_stored(&v.encode()).unwrap();
+            assert_eq!(presented(&v), stored, "{v:?}");
+        }
+        // An unshaped object inside a shaped one, and the other way round.
+        let inner = obj(&[("private", b()), ("other", b())]);
+        let out = presented(&obj(&[("private", inner.clone()), ("public", b())]));
+        assert_eq!(shaped_count(&out), 1);
+        let out = presented(&obj(&[("a", obj(&[("valueMac", b())])), ("b", inner)]));
+        assert_eq!(shaped_count(&out), 1);
+    }
+
+    #[test]
+    fn damaged_values_are_refused_as_validate_refuses_them() {
+        let stored = to_stored(&session().encode()).unwrap();
+        for end in 0..stored.len() {
+            let cut = &stored[..end];
+            let mut out = b"head".to_vec();
+            let err = present(cut, &mut out).unwrap_err();
+            assert_eq!(err.code, Code::Corrupt);
+            assert_eq!(validate(cut).unwrap_err().code, Code::Corrupt);
+            assert_eq!(out, b"head", "nothing is left of a value refused");
+        }
+        // A key that is not UTF-8, inside an object that would be shaped.
+        let mut bad =
+            to_stored(&obj(&[("private", Value::Null), ("public", Value::Null)]).encode()).unwrap();
+        let at = bad.iter().position(|&b| b == b'u').unwrap();
+        bad[at] = 0xff;
+        assert!(validate(&bad).is_err());
+        assert!(present(&bad, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn nesting_is_bounded_as_validate_bounds_it() {
+        for depth in [codec::MAX_DEPTH, codec::MAX_DEPTH + 1] {
+            let mut v = obj(&[("valueMac", Value::Null)]);
+            for _ in 0..depth {
+                v = Value::Array(vec![v]);
+            }
+            let stored = to_stored(&v.encode());
+            let Ok(stored) = stored else { continue };
+            let mut out = Vec::new();
+            assert_eq!(
+                present(&stored, &mut out).is_ok(),
+                validate(&stored).is_ok(),
+                "depth {depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn shapes_are_safe_for_object_literals() {
+        assert!(SHAPES.len() < 0x80, "an index is one byte");
+        for keys in SHAPES {
+            assert!(!keys.is_empty() && keys.len() <= MAX_KEYS);
+            for k in *keys {
+                assert_ne!(*k, "__proto__");
+                assert!(k.parse::<u32>().is_err(), "{k} reads as an array index");
+            }
+            let distinct: std::collections::HashSet<_> = keys.iter().collect();
+            assert_eq!(distinct.len(), keys.len());
+        }
+        let firsts: std::collections::HashSet<_> = SHAPES.iter().map(|k| (k.len(), k[0])).collect();
+        assert_eq!(
+            firsts.len(),
+            SHAPES.len(),
+            "a shape is found by its size and first key"
+        );
+    }
+}
