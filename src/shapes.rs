@@ -97,79 +97,89 @@ fn shape_of(n: usize, first: &[u8]) -> Option<usize> {
 /// Appends the stored value `stored` to `out` in the presented form: as stored, but for
 /// objects of a known shape. Checks the value as `codec::validate` does.
 pub fn present(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
-    let mut r = Reader::new(stored);
-    value(&mut r, out, 0)?;
-    r.finish()
-}
-
-fn value(r: &mut Reader<'_>, out: &mut Vec<u8>, depth: usize) -> Result<()> {
-    let start = r.position();
-    match r.peek() {
-        // The stored form writes every object as tag 13; one of tag 9 goes as stored.
-        Some(tag::STORED_OBJECT) if depth < codec::MAX_DEPTH => {
-            r.advance(1);
-            let n = r.count(2)?;
-            let head = out.len();
-            out.extend_from_slice(r.since(start));
-            object(r, out, head, n, depth)
-        }
-        Some(tag::ARRAY) if depth < codec::MAX_DEPTH => {
-            r.advance(1);
-            let n = r.count(1)?;
-            out.extend_from_slice(r.since(start));
-            (0..n).try_for_each(|_| value(r, out, depth + 1))
-        }
-        // Everything else (and what is nested too deep, which `skip` refuses) as stored.
-        _ => {
-            r.skip(depth)?;
-            out.extend_from_slice(r.since(start));
-            Ok(())
-        }
-    }
-}
-
-/// The `n` entries of an object whose header was just copied to `out` at `head`: copied in
-/// turn, and, if their keys are those of a shape, rewritten in place as tag 15, its index
-/// and the values. The copy goes first so that each value is walked once (a guess undone
-/// would walk it again); only a shaped object moves bytes. The header copied is two bytes
-/// at least (tag and count), as long as the shaped one.
-fn object(
-    r: &mut Reader<'_>,
-    out: &mut Vec<u8>,
-    head: usize,
-    n: usize,
-    depth: usize,
-) -> Result<()> {
-    let mut shape = None;
-    let mut values = [(0usize, 0usize); MAX_KEYS];
-    for i in 0..n {
-        let key_at = r.position();
-        r.checked_key(true)?;
-        let key = r.since(key_at);
-        out.extend_from_slice(key);
-        shape = match shape {
-            None if i == 0 => shape_of(n, key),
-            Some(s) if stored_keys()[s][i] == key => Some(s),
-            _ => None,
-        };
-        let at = out.len();
-        value(r, out, depth + 1)?;
-        // A shape has no more keys than there are slots.
-        if let (Some(_), Some(slot)) = (shape, values.get_mut(i)) {
-            *slot = (at, out.len());
-        }
-    }
-    if let Some(s) = shape {
-        out[head] = tag::SHAPED;
-        out[head + 1] = s as u8;
-        let mut w = head + 2;
-        for &(from, to) in &values[..n] {
-            out.copy_within(from..to, w);
-            w += to - from;
-        }
-        out.truncate(w);
-    }
+    let mut p = Presenter {
+        stored,
+        r: Reader::new(stored),
+        out,
+        from: 0,
+    };
+    p.value(0)?;
+    p.r.finish()?;
+    p.copy_to(stored.len());
     Ok(())
+}
+
+/// Walks a stored value, checking it, and copies it to `out` in runs: only the keys of
+/// shaped objects are left out, so a value without any is copied in one go.
+struct Presenter<'a, 'o> {
+    stored: &'a [u8],
+    r: Reader<'a>,
+    out: &'o mut Vec<u8>,
+    /// Where the bytes read but not yet copied start.
+    from: usize,
+}
+
+impl Presenter<'_, '_> {
+    fn copy_to(&mut self, to: usize) {
+        self.out.extend_from_slice(&self.stored[self.from..to]);
+        self.from = to;
+    }
+
+    fn value(&mut self, depth: usize) -> Result<()> {
+        let start = self.r.position();
+        match self.r.peek() {
+            // The stored form writes every object as tag 13; one of tag 9 goes as stored.
+            Some(tag::STORED_OBJECT) if depth < codec::MAX_DEPTH => {
+                self.r.advance(1);
+                let n = self.r.count(2)?;
+                self.object(start, n, depth)
+            }
+            Some(tag::ARRAY) if depth < codec::MAX_DEPTH => {
+                self.r.advance(1);
+                let n = self.r.count(1)?;
+                (0..n).try_for_each(|_| self.value(depth + 1))
+            }
+            // Everything else (and what is nested too deep, which `skip` refuses) as stored.
+            _ => self.r.skip(depth),
+        }
+    }
+
+    /// The `n` entries of the object at `start`, its header read. Its size and first key say
+    /// which shape it may have: its tag and count are then written as tag 15 and the shape's
+    /// index, and each key left out as it proves to be the shape's. One that proves not to be
+    /// is copied as stored from its start instead, values seen included (they were checked):
+    /// each byte is walked once, whatever the data.
+    fn object(&mut self, start: usize, n: usize, depth: usize) -> Result<()> {
+        let mut shape = None;
+        let mut undo = 0;
+        for i in 0..n {
+            let key_at = self.r.position();
+            self.r.checked_key(true)?;
+            let key = self.r.since(key_at);
+            shape = match shape {
+                None if i == 0 => shape_of(n, key).inspect(|&s| {
+                    self.copy_to(start);
+                    undo = self.out.len();
+                    self.out.extend([tag::SHAPED, s as u8]);
+                }),
+                Some(s) if stored_keys()[s][i] == key => {
+                    self.copy_to(key_at);
+                    Some(s)
+                }
+                Some(_) => {
+                    self.out.truncate(undo);
+                    self.from = start;
+                    None
+                }
+                None => None,
+            };
+            if shape.is_some() {
+                self.from = self.r.position();
+            }
+            self.value(depth + 1)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -349,6 +359,9 @@ mod tests {
                 ("public".into(), b()),
             ]),
             Value::Object(vec![]),
+            // Not a shape after its first key: the shaped object in its first value goes
+            // as stored with it.
+            obj(&[("private", obj(&[("valueMac", b())])), ("extra", b())]),
         ] {
             let stored = to_stored(&v.encode()).unwrap();
             assert_eq!(presented(&v), stored, "{v:?}");
