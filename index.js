@@ -191,7 +191,7 @@ const READ_PARTS = 16
  * store as one read would: any write called later is queued behind them.
  */
 function readInParts(store, type, ids, counted) {
-  const out = {}
+  const out = codec.idMap()
   const size = Math.max(READ_PART, Math.ceil(ids.length / READ_PARTS))
   let decoded = null
   for (let i = 0; i < ids.length; i += size) {
@@ -199,7 +199,7 @@ function readInParts(store, type, ids, counted) {
     const decode = (frame) => (counted(frame.length), codec.decodeMap(frame, out))
     decoded = decoded === null ? part.then(decode) : Promise.all([part, decoded]).then(([frame]) => decode(frame))
   }
-  return decoded.then(() => out)
+  return decoded.then(() => codec.idsFilled(out))
 }
 
 const none = () => 0
