@@ -31,12 +31,12 @@
 //! either as JSON text (when it holds nothing JSON cannot say exactly, so JavaScript can use
 //! `JSON.parse`) or as it is stored, which lib/codec.js reads too: turning base64 bytes back
 //! into text costs it what reading the text would. In that form an object whose keys are
-//! those of a shape listed in src/shapes.rs goes without them (tag 15, *presented* form only). libsignal's sessions go the stored way:
-//! they hold `undefined` (the key of a closed chain) and objects keyed by ids (chains,
-//! sessions by base key). lib/codec.js builds an object whose first key was stored as base64
-//! as a dictionary: an engine gives each object made key by key a hidden class per new key,
-//! and once a process has made many (Baileys loaded, other stores run), each such object
-//! costs microseconds; `JSON.parse` pays the same.
+//! those of a shape listed in src/shapes.rs goes without them (tag 15, presented form only).
+//! libsignal's sessions go the stored way: they hold `undefined` (the key of a closed chain)
+//! and objects keyed by ids (chains, sessions by base key). lib/codec.js builds an object
+//! whose first key was stored as base64 as a dictionary: an engine gives each object made key
+//! by key a hidden class per new key, and once a process has made many (Baileys loaded, other
+//! stores run), each such object costs microseconds; `JSON.parse` pays the same.
 
 use crate::error::{Code, Error, Result};
 
