@@ -18,7 +18,7 @@
 //! | 12  | base64    | varint length, the decoded bytes of a canonical base64 string (stored form only) |
 //! | 13  | object    | as 9, but each key is `varint (length << 1 \| b)` then UTF-8 (b = 0) or the bytes of a canonical base64 key (b = 1) (stored form only) |
 //! | 14  | (retired) | was an object keyed by ids, in a presented form no longer made; never reused |
-//! | 15  | shaped object | varint index of a shape (src/shapes.rs), then a value per key of the shape, in order (presented form only) |
+//! | 15  | shaped object | one byte, the index of a shape (src/shapes.rs), then a value per key of the shape, in order (presented form only) |
 //!
 //! Bytes stay bytes (no base64, no `{type:'Buffer'}`), so a pre-key costs ~80 bytes.
 //! New tags may be added; existing ones never change meaning.
@@ -351,7 +351,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length that must fit in what is left, `unit` bytes per element at least.
-    fn len(&mut self, unit: usize) -> Result<usize> {
+    pub(crate) fn len(&mut self, unit: usize) -> Result<usize> {
         let n = self.varint()?;
         if n > (self.remaining() / unit) as u64 {
             return Err(Self::truncated());
@@ -459,11 +459,6 @@ impl<'a> Reader<'a> {
         self.pos += n;
     }
 
-    /// A count of items of at least `unit` bytes each, checked against what is left.
-    pub(crate) fn count(&mut self, unit: usize) -> Result<usize> {
-        self.len(unit)
-    }
-
     /// The bytes read since `start`.
     pub(crate) fn since(&self, start: usize) -> &'a [u8] {
         &self.buf[start..self.pos]
@@ -556,7 +551,7 @@ pub fn present(stored: &[u8], out: &mut Vec<u8>) -> Result<bool> {
         // Not JSON, or damaged: whatever was written goes, and the whole value is checked.
         _ => {
             out.truncate(start);
-            crate::shapes::present(stored, out).inspect_err(|_| out.truncate(start))?;
+            crate::shapes::present(stored, out)?;
             Ok(false)
         }
     }

@@ -95,16 +95,21 @@ fn shape_of(n: usize, first: &[u8]) -> Option<usize> {
 }
 
 /// Appends the stored value `stored` to `out` in the presented form: as stored, but for
-/// objects of a known shape. Checks the value as `codec::validate` does.
+/// objects of a known shape. Checks the value as `codec::validate` does; a value refused
+/// leaves `out` as it was.
 pub fn present(stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let start = out.len();
     let mut p = Presenter {
         stored,
         r: Reader::new(stored),
         out,
         from: 0,
     };
-    p.value(0)?;
-    p.r.finish()?;
+    let checked = p.value(0).and_then(|()| p.r.finish());
+    if checked.is_err() {
+        p.out.truncate(start);
+        return checked;
+    }
     p.copy_to(stored.len());
     Ok(())
 }
@@ -131,12 +136,12 @@ impl Presenter<'_, '_> {
             // The stored form writes every object as tag 13; one of tag 9 goes as stored.
             Some(tag::STORED_OBJECT) if depth < codec::MAX_DEPTH => {
                 self.r.advance(1);
-                let n = self.r.count(2)?;
+                let n = self.r.len(2)?;
                 self.object(start, n, depth)
             }
             Some(tag::ARRAY) if depth < codec::MAX_DEPTH => {
                 self.r.advance(1);
-                let n = self.r.count(1)?;
+                let n = self.r.len(1)?;
                 (0..n).try_for_each(|_| self.value(depth + 1))
             }
             // Everything else (and what is nested too deep, which `skip` refuses) as stored.
@@ -226,7 +231,7 @@ mod tests {
                 }
                 t @ (tag::OBJECT | tag::STORED_OBJECT) => {
                     r.advance(1);
-                    let n = r.count(2).unwrap();
+                    let n = r.len(2).unwrap();
                     out.extend_from_slice(r.since(start));
                     for _ in 0..n {
                         let at = r.position();
@@ -237,7 +242,7 @@ mod tests {
                 }
                 tag::ARRAY => {
                     r.advance(1);
-                    let n = r.count(1).unwrap();
+                    let n = r.len(1).unwrap();
                     out.extend_from_slice(r.since(start));
                     (0..n).for_each(|_| walk(r, out, shaped));
                 }
