@@ -204,12 +204,6 @@ function readInParts(store, type, ids, counted) {
 
 const none = () => 0
 const one = () => 1
-/** Keys in a `keys.set` argument; called once it was encoded, so it is known to be sound. */
-const keyCount = (data) => {
-  let n = 0
-  for (const type in data) n += Object.keys(data[type] ?? {}).length
-  return n
-}
 
 /** `absent`: an Absent while this store holds the session's lease, else null. */
 function makeKeys(store, submit, proto, metrics, absent) {
@@ -269,7 +263,7 @@ function makeKeys(store, submit, proto, metrics, absent) {
       }
       const out = submit(
         () => codec.encodeSet(data, stage, local ? undefined : codec.SERVER_PART),
-        (frame) => ((bytes += frame.length), (items = keyCount(data)), write(store, quick ? store.setNow : null, local ? later : store.set, frame)),
+        (frame) => ((bytes += frame.length), (items = codec.keysOf(data)), write(store, quick ? store.setNow : null, local ? later : store.set, frame)),
       )
       return finish(metrics, 'set', undefined, started, () => items, () => bytes, out, later)
     },

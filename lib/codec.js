@@ -518,8 +518,8 @@ const SERVER_PART = 64 * 1024
  */
 const MAX_PART_KEYS = 4096
 
-/** How many keys `keys.set` data holds, counted up to `limit` and one more. */
-function keysOf(data, limit) {
+/** How many keys `keys.set` data holds; with `limit`, counted until there are more. */
+function keysOf(data, limit = Infinity) {
   let n = 0
   for (const byId of Object.values(data)) {
     if (isRecord(byId)) n += Object.keys(byId).length
@@ -953,4 +953,4 @@ function decodeMapNow(buf) {
 /** An entries frame as `[[id, value], ...]`, or just the ids (maybe as a promise, as above). */
 const decodeList = (buf, withValues) => drive(listEntries(buf, withValues))
 
-module.exports = { SERVER_PART, encodeValue, encodeSet, encodeIds, checkType, decodeValue, decodeMap, decodeMapNow, decodeList, idMap, idsFilled }
+module.exports = { SERVER_PART, encodeValue, encodeSet, encodeIds, checkType, keysOf, decodeValue, decodeMap, decodeMapNow, decodeList, idMap, idsFilled }
