@@ -2,7 +2,8 @@
 // checkout DIR (its own index.js and .node), alternated round by round in one process that
 // has loaded Baileys and the benchmark's stores (as `npm run bench` measures), on the same
 // real data. Prints, per workload, both medians and the median of the per-round ratios,
-// which moves far less than two runs of the benchmark do.
+// which moves far less than two runs of the benchmark do. What each build reads back is
+// checked against what was written, outside the timed part.
 //
 //   node --expose-gc benches/ab.mjs DIR [--rounds N] [--als]
 //
@@ -13,6 +14,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { isDeepStrictEqual } from 'node:util'
 import { generateData, mutateCreds, SIZES, structuredCloneWithBuffers } from './data.mjs'
 import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
 
@@ -26,6 +28,17 @@ const builds = [
   ['DIR', createRequire(join(other, 'index.js'))(join(other, 'index.js'))],
 ]
 const data = await generateData(SIZES.full, false)
+
+/** What each session id holds once the sessions and then every step are written. */
+const lastWritten = { ...data.sessions }
+for (const { id, value } of data.steps) lastWritten[id] = value
+
+/** Checks a read: a build that reads faster by reading wrong must not look faster. */
+function expectRead(found, ids, expected, what) {
+  for (const id of ids) {
+    if (!isDeepStrictEqual(found[id], expected[id])) throw new Error(`${what}: ${id} read back wrong`)
+  }
+}
 
 /** One round on a fresh store of `addon`: each workload's time in ms. */
 async function round(addon) {
@@ -41,7 +54,10 @@ async function round(addon) {
   try {
     const out = {}
     out['W1 set 812 pre-keys'] = await timed(() => state.keys.set({ 'pre-key': data.preKeys }))
-    out['W2 get 812 pre-keys'] = await timed(() => state.keys.get('pre-key', Object.keys(data.preKeys)))
+    const preKeyIds = Object.keys(data.preKeys)
+    let found
+    out['W2 get 812 pre-keys'] = await timed(async () => (found = await state.keys.get('pre-key', preKeyIds)))
+    expectRead(found, preKeyIds, data.preKeys, 'W2')
     await state.keys.set({ session: data.sessions })
     out['W3 2000 single sets'] = await timed(async () => {
       for (const { id, value } of data.steps) await state.keys.set({ session: { [id]: value } })
@@ -55,7 +71,12 @@ async function round(addon) {
     out['W3 2000 single gets'] = await timed(async () => {
       for (const id of data.getIds) await state.keys.get('session', [id])
     })
-    out['W4 get 500 sessions'] = await timed(() => state.keys.get('session', Object.keys(data.sessions)))
+    // Checked on reads of their own, made the same way: kept, the timed ones would cost
+    // their round collections of 2,000 sessions.
+    for (const id of data.getIds) expectRead(await state.keys.get('session', [id]), [id], lastWritten, 'W3 gets')
+    const sessionIds = Object.keys(data.sessions)
+    out['W4 get 500 sessions'] = await timed(async () => (found = await state.keys.get('session', sessionIds)))
+    expectRead(found, sessionIds, lastWritten, 'W4')
     out['W4 set 500 sessions'] = await timed(() => state.keys.set({ session: data.sessionsNext }))
     Object.assign(state.creds, structuredCloneWithBuffers(data.creds))
     await saveCreds()
