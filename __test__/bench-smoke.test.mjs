@@ -64,3 +64,15 @@ describe('npm run bench', () => {
     }
   })
 })
+
+describe('benches/w8-split.mjs', () => {
+  it('splits the conversation\'s writes of both stores in smoke mode', { timeout: 5 * 60 * 1000 }, () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', 'benches/w8-split.mjs', '--smoke'], { cwd: pkg, encoding: 'utf8' })
+    assert.equal(run.status, 0, `exit ${run.status ?? run.signal}\n${run.stderr}`)
+    for (const store of ['this store', 'reference']) {
+      assert.match(run.stdout, new RegExp(`^${store} +\\d+ msg/s, [\\d.]+ ms a message`, 'm'))
+      // Every write timed: a count of writes above zero on the store's row of steps.
+      assert.match(run.stdout, new RegExp(`^${store} +[\\d.\\s-]+ [1-9]\\d*( \\(\\d+ not at once\\))?$`, 'm'))
+    }
+  })
+})

@@ -7,7 +7,11 @@ import { BufferJSON, initAuthCreds, proto } from 'baileys'
 
 const CREDS = ['creds', 'creds']
 
-export async function useReferenceAuthState(path) {
+/**
+ * `timings` (benches/w8-split.mjs): arrays `encode`, `statement` and `transaction` that each
+ * write's steps are timed into, in ms: its JSON text, its statement, its whole transaction.
+ */
+export async function useReferenceAuthState(path, { timings = null } = {}) {
   const db = new Database(path)
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')
@@ -24,6 +28,15 @@ export async function useReferenceAuthState(path) {
   )
   const remove = db.prepare('DELETE FROM auth WHERE type = ? AND id = ?')
 
+  const put = (type, id, value) => {
+    if (timings === null) return upsert.run(type, id, JSON.stringify(value, BufferJSON.replacer))
+    const start = performance.now()
+    const text = JSON.stringify(value, BufferJSON.replacer)
+    const encoded = performance.now()
+    upsert.run(type, id, text)
+    timings.encode.push(encoded - start)
+    timings.statement.push(performance.now() - encoded)
+  }
   const write = db.transaction((data) => {
     for (const type in data) {
       const byId = data[type]
@@ -31,7 +44,7 @@ export async function useReferenceAuthState(path) {
       for (const id in byId) {
         const value = byId[id]
         if (value === null || value === undefined) remove.run(type, id)
-        else upsert.run(type, id, JSON.stringify(value, BufferJSON.replacer))
+        else put(type, id, value)
       }
     }
   })
@@ -57,7 +70,10 @@ export async function useReferenceAuthState(path) {
           return out
         },
         async set(data) {
+          if (timings === null) return write.immediate(data)
+          const start = performance.now()
           write.immediate(data)
+          timings.transaction.push(performance.now() - start)
         },
       },
     },

@@ -11,11 +11,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { generateData, SIZES } from './data.mjs'
 import { ROWS } from './report.mjs'
 import { serverStores } from './server-stores.mjs'
-import { WORKLOADS } from './workloads.mjs'
+import { processContext, WORKLOADS } from './workloads.mjs'
 
 const args = process.argv.slice(2)
 const option = (name, fallback) => {
@@ -44,23 +43,7 @@ if (stores.length === 0) throw new Error('neither PostgreSQL nor Redis answers (
 process.stderr.write('real data from Baileys and libsignal...\n')
 const data = await generateData(SIZES.full, false)
 const scratch = mkdtempSync(join(tmpdir(), 'bra-servers-'))
-const ctx = {
-  data,
-  bulk: null,
-  freshDir: () => mkdtempSync(join(scratch, 'store-')),
-  removeDir: (dir) => rmSync(dir, { recursive: true, force: true }),
-  async settle() {
-    globalThis.gc?.()
-    await sleep(15)
-  },
-  run: (fn) => fn(),
-  async time(fn) {
-    await this.settle()
-    const start = performance.now()
-    await fn()
-    return performance.now() - start
-  },
-}
+const ctx = processContext(data, scratch)
 
 // The workloads that run on a server (W6 needs a bulk-filled file, W7 watches stalls).
 const names = ['W1/W2 pre-keys', 'W3 sequential sessions', 'W4 many sessions', 'W5 saveCreds', 'W8 Signal conversation']

@@ -9,7 +9,8 @@ import { serverStores } from './server-stores.mjs'
 const require = createRequire(import.meta.url)
 const { useRustAuthState } = require('../index.js')
 
-const shape = ({ state, saveCreds, close }) => ({
+/** What a `use*AuthState` call returns, as the workloads use a store. */
+export const shape = ({ state, saveCreds, close }) => ({
   creds: state.creds,
   keys: state.keys,
   // Called bare, as `ev.on('creds.update', saveCreds)` calls it.

@@ -1,10 +1,37 @@
 // The workloads, written once against the store interface of stores.mjs. Each `run` does one
 // round on one store and resolves to `{ [row]: value }`; only what `ctx.time` wraps is timed
 // (and, in the AsyncLocalStorage mode, runs inside `als.run`).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { makeDevice } from '../examples/signal-device.mjs'
 import { bulkFirstId, mutateCreds, structuredCloneWithBuffers } from './data.mjs'
+
+/**
+ * A context for workloads run in plain mode in the calling process (not the benchmark's
+ * workers, see worker.mjs): stores kept in directories under `scratch`, no bulk-filled store
+ * (W6), each timed part started on a collected heap.
+ */
+export function processContext(data, scratch) {
+  return {
+    data,
+    bulk: null,
+    freshDir: () => mkdtempSync(join(scratch, 'store-')),
+    removeDir: (dir) => rmSync(dir, { recursive: true, force: true }),
+    async settle() {
+      globalThis.gc?.()
+      await sleep(15)
+    },
+    run: (fn) => fn(),
+    async time(fn) {
+      await this.settle()
+      const start = performance.now()
+      await fn()
+      return performance.now() - start
+    },
+  }
+}
 
 const present = (found) => Object.values(found).filter((v) => v !== null && v !== undefined).length
 
