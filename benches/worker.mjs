@@ -9,12 +9,11 @@
 // one), slows every promise of the process from then on: the plain mode must never see one,
 // and RSS is only attributable to a store in a process of its own.
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { deserialize, serialize } from 'node:v8'
 import { STORES, storeByName } from './stores.mjs'
-import { WORKLOADS } from './workloads.mjs'
+import { processContext, WORKLOADS } from './workloads.mjs'
 
 const [task, root, arg] = process.argv.slice(2)
 const paths = {
@@ -30,31 +29,7 @@ const writeResult = (name, value) => writeFileSync(paths.result(name), JSON.stri
 function makeContext(data, { als = null } = {}) {
   const scratch = join(root, 'scratch')
   mkdirSync(scratch, { recursive: true })
-  const inMode = (fn) => (als ? als.run({ request: 'bench' }, fn) : fn())
-  return {
-    data,
-    bulk: readJsonIfAny(paths.bulk),
-    freshDir: () => mkdtempSync(join(scratch, 'store-')),
-    removeDir: (dir) => rmSync(dir, { recursive: true, force: true }),
-    /**
-     * Each store starts its timed part on a collected heap, not paying for the last one's
-     * garbage; the pause lets the collector's follow-up work (finalizers, sweeping) finish
-     * first, or it lands on whichever store yields to the event loop next.
-     */
-    async settle() {
-      if (data.smoke || !globalThis.gc) return
-      globalThis.gc()
-      await sleep(15)
-    },
-    /** Runs `fn` as the workload: inside the AsyncLocalStorage in that mode. */
-    run: inMode,
-    async time(fn) {
-      await this.settle()
-      const start = performance.now()
-      await inMode(fn)
-      return performance.now() - start
-    },
-  }
+  return processContext(data, scratch, { als, bulk: readJsonIfAny(paths.bulk) })
 }
 
 function readJsonIfAny(path) {

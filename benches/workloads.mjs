@@ -9,25 +9,33 @@ import { makeDevice } from '../examples/signal-device.mjs'
 import { bulkFirstId, mutateCreds, structuredCloneWithBuffers } from './data.mjs'
 
 /**
- * A context for workloads run in plain mode in the calling process (not the benchmark's
- * workers, see worker.mjs): stores kept in directories under `scratch`, no bulk-filled store
- * (W6), each timed part started on a collected heap.
+ * The context the workloads run in: stores kept in fresh directories under `scratch`; `als`,
+ * an AsyncLocalStorage every timed part runs inside (the benchmark's second mode); `bulk`,
+ * the bulk-filled stores W6 opens (worker.mjs), none elsewhere.
  */
-export function processContext(data, scratch) {
+export function processContext(data, scratch, { als = null, bulk = null } = {}) {
+  const inMode = (fn) => (als ? als.run({ request: 'bench' }, fn) : fn())
   return {
     data,
-    bulk: null,
+    bulk,
     freshDir: () => mkdtempSync(join(scratch, 'store-')),
     removeDir: (dir) => rmSync(dir, { recursive: true, force: true }),
+    /**
+     * Each store starts its timed part on a collected heap, not paying for the last one's
+     * garbage; the pause lets the collector's follow-up work (finalizers, sweeping) finish
+     * first, or it lands on whichever store yields to the event loop next.
+     */
     async settle() {
-      globalThis.gc?.()
+      if (data.smoke || !globalThis.gc) return
+      globalThis.gc()
       await sleep(15)
     },
-    run: (fn) => fn(),
+    /** Runs `fn` as the workload: inside the AsyncLocalStorage in that mode. */
+    run: inMode,
     async time(fn) {
       await this.settle()
       const start = performance.now()
-      await fn()
+      await inMode(fn)
       return performance.now() - start
     },
   }

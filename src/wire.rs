@@ -148,7 +148,8 @@ pub fn ids_frame<S: AsRef<str>>(ids: &[S]) -> Vec<u8> {
     out
 }
 
-/// A stored value as JavaScript receives it: `[1][JSON]` or `[0][stored form]`.
+/// A stored value as JavaScript receives it: `[1][JSON]` or `[0][presented form]` (see
+/// `codec::present`).
 pub fn present(kind: &str, id: &str, stored: &[u8], out: &mut Vec<u8>) -> Result<()> {
     let flag = out.len();
     out.push(1);
