@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { isDeepStrictEqual } from 'node:util'
-import { generateData, mutateCreds, SIZES, structuredCloneWithBuffers } from './data.mjs'
+import { dataFromChild, mutateCreds, structuredCloneWithBuffers } from './data.mjs'
 import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
 
 const args = process.argv.slice(2)
@@ -27,7 +27,7 @@ const builds = [
   ['this', createRequire(import.meta.url)('../index.js')],
   ['DIR', createRequire(join(other, 'index.js'))(join(other, 'index.js'))],
 ]
-const data = await generateData(SIZES.full, false)
+const data = dataFromChild('full')
 
 /** What each session id holds once the sessions and then every step are written. */
 const lastWritten = { ...data.sessions }

@@ -2,8 +2,13 @@
 // exchanging messages between local devices, key pairs from Curve.generateKeyPair, sender
 // keys from group sends, LID mappings from Baileys' own LID store, creds shaped as a paired
 // socket leaves them. Every store is fed the same values.
-import { writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { deserialize } from 'node:v8'
 import {
   BufferJSON,
   Curve,
@@ -183,6 +188,27 @@ export function mutateCreds(creds, i) {
       key: { remoteJid: userJid(i), fromMe: false, id: `3EB0${String(i).padStart(16, '0')}` },
       messageTimestamp: 1764000000 + i,
     })
+  }
+}
+
+/**
+ * The data set of `SIZES[sizeName]`, made in a child process (`worker.mjs data`), as the
+ * benchmark makes it. Making it runs Baileys' transaction layer on dozens of devices, and
+ * each leaves an AsyncLocalStorage enabled for the rest of its process (Node.js 20): every
+ * promise made afterwards carries a property per storage. Measured on Node.js 20.20.2, an
+ * `await` cost 0.1 µs in a new process and 8.8 µs in one that had made the data. Scripts
+ * that time stores in their own process take the data from here, so that they time them as
+ * the benchmark's workers do.
+ */
+export function dataFromChild(sizeName) {
+  const dir = mkdtempSync(join(tmpdir(), 'bra-data-'))
+  try {
+    const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url))
+    const run = spawnSync(process.execPath, [worker, 'data', dir, sizeName], { stdio: ['ignore', 'inherit', 'inherit'] })
+    if (run.status !== 0) throw new Error(`making the data failed (${run.status ?? run.signal})`)
+    return deserialize(readFileSync(join(dir, 'data.v8')))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 }
 

@@ -11,7 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { generateData, SIZES } from './data.mjs'
+import { dataFromChild } from './data.mjs'
 import { ROWS } from './report.mjs'
 import { serverStores } from './server-stores.mjs'
 import { processContext, WORKLOADS } from './workloads.mjs'
@@ -41,7 +41,7 @@ if (baseDir) {
 if (stores.length === 0) throw new Error('neither PostgreSQL nor Redis answers (see server-stores.mjs)')
 
 process.stderr.write('real data from Baileys and libsignal...\n')
-const data = await generateData(SIZES.full, false)
+const data = dataFromChild('full')
 const scratch = mkdtempSync(join(tmpdir(), 'bra-servers-'))
 const ctx = processContext(data, scratch)
 

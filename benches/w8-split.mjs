@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { generateData, SIZES } from './data.mjs'
+import { dataFromChild } from './data.mjs'
 import { useReferenceAuthState } from './reference-store.mjs'
 import { shape, STORES } from './stores.mjs'
 import { processContext, WORKLOADS } from './workloads.mjs'
@@ -57,7 +57,7 @@ const stores = [
   },
 ]
 
-const data = await generateData(smoke ? SIZES.smoke : SIZES.full, smoke)
+const data = dataFromChild(smoke ? 'smoke' : 'full')
 const scratch = mkdtempSync(join(tmpdir(), 'bra-w8-'))
 const ctx = processContext(data, scratch)
 // Only the conversation is timed, not what opens the stores and starts the chat.
