@@ -76,3 +76,11 @@ describe('benches/w8-split.mjs', () => {
     }
   })
 })
+
+describe('benches/storages.mjs', () => {
+  it('prints the cost of an await beside each count of storages', () => {
+    const run = spawnSync(process.execPath, ['benches/storages.mjs', '0', '2'], { cwd: pkg, encoding: 'utf8' })
+    assert.equal(run.status, 0, `exit ${run.status ?? run.signal}\n${run.stderr}`)
+    assert.match(run.stdout, /^Node\.js [\d.]+, µs per await with n storages that have run: 0: [\d.]+, 2: [\d.]+$/m)
+  })
+})
