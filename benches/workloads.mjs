@@ -115,14 +115,13 @@ function busyClock() {
 }
 
 /**
- * Baileys' transaction layer enables an AsyncLocalStorage per socket, and Node.js 20 never
- * disables one by itself: every promise made afterwards in the process carries a property
- * per storage (measured on Node.js 20.20.2: an `await` took 0.13 µs with none, 0.95 µs with
- * 6, 8.9 µs with 34). A bot's process holds one per socket it made; the conversation makes
- * two sockets' worth each round, round after round. The storages a round enabled are
- * disabled when it ends, as if its process had ended, so that each round runs as a process
- * with two sockets would. (Where storages live in the async context instead, as on
- * Node.js 24, they cost nothing of the kind and there is nothing to follow.)
+ * Baileys' transaction layer enables an AsyncLocalStorage per socket, and Node.js 20 and 22
+ * never disable one by themselves: every promise made afterwards in the process carries a
+ * property per storage, and costs more with each (benches/storages.mjs). A bot's process
+ * holds one per socket it made; the conversation makes two devices each round, round after
+ * round. The storages a round enabled are disabled when it ends, as if its process had
+ * ended, so that each round runs as a process with two sockets would. (Node.js 24 keeps
+ * storages in the async context, at no such cost, and has no `_enable` to follow.)
  */
 const enabledStorages = new Set()
 const storageProto = AsyncLocalStorage.prototype
@@ -275,8 +274,8 @@ export const WORKLOADS = [
       }),
   },
   {
-    // Last: Baileys' transaction layer runs an AsyncLocalStorage, which stays switched on
-    // for the rest of the process and would slow every later "plain" workload.
+    // Last: Baileys' transaction layer runs an AsyncLocalStorage, which no workload before
+    // this one may see (its rounds switch theirs off, but the plain mode must never have one).
     name: 'W8 Signal conversation',
     rounds: 5,
     run: (store, ctx) => withOwnStorages(() => conversationRound(store, ctx)),
