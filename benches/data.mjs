@@ -194,7 +194,7 @@ export function mutateCreds(creds, i) {
 /**
  * The data set of `SIZES[sizeName]`, made in a child process (`worker.mjs data`), as the
  * benchmark makes it. Making it runs Baileys' transaction layer on dozens of devices, and
- * each leaves an AsyncLocalStorage enabled for the rest of its process (Node.js 20): every
+ * each leaves an AsyncLocalStorage enabled for the rest of its process (Node.js 20, 22): every
  * promise made afterwards carries a property per storage. Measured on Node.js 20.20.2, an
  * `await` cost 0.1 µs in a new process and 8.8 µs in one that had made the data. Scripts
  * that time stores in their own process take the data from here, so that they time them as
