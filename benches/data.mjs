@@ -192,19 +192,20 @@ export function mutateCreds(creds, i) {
 }
 
 /**
- * The data set of `SIZES[sizeName]`, made in a child process (`worker.mjs data`), as the
- * benchmark makes it. Making it runs Baileys' transaction layer on dozens of devices, and
- * each leaves an AsyncLocalStorage enabled for the rest of its process (Node.js 20, 22): every
- * promise made afterwards carries a property per storage. Measured on Node.js 20.20.2, an
- * `await` cost 0.1 µs in a new process and 8.8 µs in one that had made the data. Scripts
- * that time stores in their own process take the data from here, so that they time them as
- * the benchmark's workers do.
+ * The data set of `SIZES[sizeName]`, made in a child process (`worker.mjs data`, without
+ * the Rust limit's fixture), as the benchmark makes it. Making it runs Baileys' transaction
+ * layer on dozens of devices, and each leaves an AsyncLocalStorage enabled for the rest of
+ * its process (Node.js 20, 22): every promise made afterwards carries a property per
+ * storage. Measured on Node.js 20.20.2, an `await` cost 0.1 µs in a new process and 8.8 µs
+ * in one that had made the data. Scripts that time stores in their own process take the data
+ * from here, so that they time them as the benchmark's workers do.
  */
 export function dataFromChild(sizeName) {
   const dir = mkdtempSync(join(tmpdir(), 'bra-data-'))
   try {
     const worker = fileURLToPath(new URL('./worker.mjs', import.meta.url))
-    const run = spawnSync(process.execPath, [worker, 'data', dir, sizeName], { stdio: ['ignore', 'inherit', 'inherit'] })
+    const args = [worker, 'data', dir, sizeName, '--no-fixture']
+    const run = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] })
     if (run.status !== 0) throw new Error(`making the data failed (${run.status ?? run.signal})`)
     return deserialize(readFileSync(join(dir, 'data.v8')))
   } finally {

@@ -1,6 +1,8 @@
 // One step of the benchmark, run by benches/run.mjs in its own process:
 //
-//   worker.mjs data     <root> <full|smoke>  make the data set and the Rust limit's fixture
+//   worker.mjs data     <root> <full|smoke> [--no-fixture]
+//                                            make the data set and (unless told not to) the
+//                                            Rust limit's fixture
 //   worker.mjs populate <root>               fill one big store per kind for W6
 //   worker.mjs measure  <root> <plain|als>   every workload, stores interleaved round by round
 //   worker.mjs rss      <root> <store>       W1-W8 once on one store, watching RSS (W9)
@@ -15,7 +17,7 @@ import { deserialize, serialize } from 'node:v8'
 import { STORES, storeByName } from './stores.mjs'
 import { processContext, WORKLOADS } from './workloads.mjs'
 
-const [task, root, arg] = process.argv.slice(2)
+const [task, root, arg, flag] = process.argv.slice(2)
 const paths = {
   data: join(root, 'data.v8'),
   fixture: join(root, 'limit.fixture'),
@@ -55,11 +57,11 @@ function footprint(dir) {
   return { bytes, allocated, files }
 }
 
-async function makeDataSet(sizeName) {
+async function makeDataSet(sizeName, fixture) {
   const { SIZES, generateData, writeLimitFixture } = await import('./data.mjs')
   const data = await generateData(SIZES[sizeName], sizeName === 'smoke')
   writeFileSync(paths.data, serialize(data))
-  await writeLimitFixture(paths.fixture, data)
+  if (fixture) await writeLimitFixture(paths.fixture, data)
 }
 
 async function populate() {
@@ -123,7 +125,7 @@ async function rss(storeName) {
 
 switch (task) {
   case 'data':
-    await makeDataSet(arg)
+    await makeDataSet(arg, flag !== '--no-fixture')
     break
   case 'populate':
     await populate()

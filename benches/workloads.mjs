@@ -274,8 +274,8 @@ export const WORKLOADS = [
       }),
   },
   {
-    // Last: Baileys' transaction layer runs an AsyncLocalStorage, which no workload before
-    // this one may see (its rounds switch theirs off, but the plain mode must never have one).
+    // Its devices' transaction layers enable AsyncLocalStorages, which each round switches
+    // off again (withOwnStorages): the workloads after it, in either mode, see none of them.
     name: 'W8 Signal conversation',
     rounds: 5,
     run: (store, ctx) => withOwnStorages(() => conversationRound(store, ctx)),
