@@ -84,3 +84,16 @@ describe('benches/storages.mjs', () => {
     assert.match(run.stdout, /^Node\.js [\d.]+, µs per await with n storages that have run: 0: [\d.]+, 2: [\d.]+$/m)
   })
 })
+
+describe('benches/ab.mjs --reference', () => {
+  it('alternates this store with the reference and prints each workload\'s paired ratio', { timeout: 5 * 60 * 1000 }, () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', 'benches/ab.mjs', '--reference', '--smoke'], { cwd: pkg, encoding: 'utf8' })
+    assert.equal(run.status, 0, `exit ${run.status ?? run.signal}\n${run.stderr}`)
+    assert.match(run.stdout, /^this checkout against the reference store, 1 round \(/m)
+    const rows = run.stdout.split('\n').filter((line) => /^W\d/.test(line))
+    assert.equal(rows.length, 8, run.stdout)
+    for (const row of rows) {
+      assert.match(row, /this +[\d.]+ +reference +[\d.]+ +this\/reference [\d.]+ +\([\d.]+x (faster|slower)\)$/)
+    }
+  })
+})

@@ -6,44 +6,63 @@
 // checked against what was written, outside the timed part.
 //
 //   node --expose-gc benches/ab.mjs DIR [--rounds N] [--als]
+//   node --expose-gc benches/ab.mjs --reference [--rounds N] [--als] [--smoke]
 //
 // --als runs every round inside an AsyncLocalStorage, as the benchmark's second mode does.
+// --reference alternates this build with the benchmark's reference store instead: the
+// benchmark's main rows against the reference, paired round by round, in about a minute.
+// --smoke: the benchmark's tiny data set, for `npm test`.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
+import { BufferJSON } from 'baileys'
 import { dataFromChild, mutateCreds, structuredCloneWithBuffers } from './data.mjs'
+import { useReferenceAuthState } from './reference-store.mjs'
 import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
 
 const args = process.argv.slice(2)
 const at = args.indexOf('--rounds')
-const rounds = at >= 0 ? Number(args[at + 1]) : 21
-const other = resolve(args[0] ?? '')
+const smoke = args.includes('--smoke')
+const rounds = at >= 0 ? Number(args[at + 1]) : smoke ? 1 : 21
+const reference = args.includes('--reference')
 const als = args.includes('--als') ? new AsyncLocalStorage() : null
+/** Each side: its name, how it opens a store at a path, and what it reads back of a value written. */
+const useRust = (index) => (path) => createRequire(index)(index).useRustAuthState(path)
+const here = fileURLToPath(new URL('../index.js', import.meta.url))
+const exactly = (v) => v
+// The reference keeps values as JSON text: it reads back what JSON keeps (no `undefined`).
+const asJson = (v) => JSON.parse(JSON.stringify(v, BufferJSON.replacer), BufferJSON.reviver)
+const other = reference ? null : resolve(args[0] ?? '')
 const builds = [
-  ['this', createRequire(import.meta.url)('../index.js')],
-  ['DIR', createRequire(join(other, 'index.js'))(join(other, 'index.js'))],
+  ['this', { open: useRust(here), kept: exactly }],
+  reference ? ['reference', { open: useReferenceAuthState, kept: asJson }] : ['DIR', { open: useRust(join(other, 'index.js')), kept: exactly }],
 ]
-const data = dataFromChild('full')
+const [, [base]] = builds
+const data = dataFromChild(smoke ? 'smoke' : 'full')
+
+/** The data's sizes, which name the rows. */
+const n = data.sizes
 
 /** What each session id holds once the sessions and then every step are written. */
 const lastWritten = { ...data.sessions }
 for (const { id, value } of data.steps) lastWritten[id] = value
 
 /** Checks a read: a build that reads faster by reading wrong must not look faster. */
-function expectRead(found, ids, expected, what) {
+function expectRead(found, ids, expected, what, kept) {
   for (const id of ids) {
-    if (!isDeepStrictEqual(found[id], expected[id])) throw new Error(`${what}: ${id} read back wrong`)
+    if (!isDeepStrictEqual(found[id], kept(expected[id]))) throw new Error(`${what}: ${id} read back wrong`)
   }
 }
 
-/** One round on a fresh store of `addon`: each workload's time in ms. */
-async function round(addon) {
+/** One round on a fresh store of `build`: each workload's time in ms. */
+async function round({ open, kept }) {
   const dir = mkdtempSync(join(tmpdir(), 'bra-ab-'))
-  const { state, saveCreds, close } = await addon.useRustAuthState(join(dir, 'auth.db'))
+  const { state, saveCreds, close } = await open(join(dir, 'auth.db'))
   const timed = async (fn) => {
     globalThis.gc?.()
     await sleep(10)
@@ -53,34 +72,34 @@ async function round(addon) {
   }
   try {
     const out = {}
-    out['W1 set 812 pre-keys'] = await timed(() => state.keys.set({ 'pre-key': data.preKeys }))
+    out[`W1 set ${n.preKeys} pre-keys`] = await timed(() => state.keys.set({ 'pre-key': data.preKeys }))
     const preKeyIds = Object.keys(data.preKeys)
     let found
-    out['W2 get 812 pre-keys'] = await timed(async () => (found = await state.keys.get('pre-key', preKeyIds)))
-    expectRead(found, preKeyIds, data.preKeys, 'W2')
+    out[`W2 get ${n.preKeys} pre-keys`] = await timed(async () => (found = await state.keys.get('pre-key', preKeyIds)))
+    expectRead(found, preKeyIds, data.preKeys, 'W2', kept)
     await state.keys.set({ session: data.sessions })
-    out['W3 2000 single sets'] = await timed(async () => {
+    out[`W3 ${n.steps} single sets`] = await timed(async () => {
       for (const { id, value } of data.steps) await state.keys.set({ session: { [id]: value } })
     })
-    out['W3c 2000 sets, 50 at once'] = await timed(async () => {
+    out[`W3c ${n.steps} sets, ${n.concurrency} at once`] = await timed(async () => {
       for (let i = 0; i < data.steps.length; i += data.sizes.concurrency) {
         const wave = data.steps.slice(i, i + data.sizes.concurrency)
         await Promise.all(wave.map(({ id, value }) => state.keys.set({ session: { [id]: value } })))
       }
     })
-    out['W3 2000 single gets'] = await timed(async () => {
+    out[`W3 ${n.steps} single gets`] = await timed(async () => {
       for (const id of data.getIds) await state.keys.get('session', [id])
     })
     // Checked on reads of their own, made the same way: kept, the timed ones would cost
     // their round collections of 2,000 sessions.
-    for (const id of data.getIds) expectRead(await state.keys.get('session', [id]), [id], lastWritten, 'W3 gets')
+    for (const id of data.getIds) expectRead(await state.keys.get('session', [id]), [id], lastWritten, 'W3 gets', kept)
     const sessionIds = Object.keys(data.sessions)
-    out['W4 get 500 sessions'] = await timed(async () => (found = await state.keys.get('session', sessionIds)))
-    expectRead(found, sessionIds, lastWritten, 'W4')
-    out['W4 set 500 sessions'] = await timed(() => state.keys.set({ session: data.sessionsNext }))
+    out[`W4 get ${n.sessions} sessions`] = await timed(async () => (found = await state.keys.get('session', sessionIds)))
+    expectRead(found, sessionIds, lastWritten, 'W4', kept)
+    out[`W4 set ${n.sessions} sessions`] = await timed(() => state.keys.set({ session: data.sessionsNext }))
     Object.assign(state.creds, structuredCloneWithBuffers(data.creds))
     await saveCreds()
-    out['W5 1000 saveCreds'] = await timed(async () => {
+    out[`W5 ${n.creds} saveCreds`] = await timed(async () => {
       for (let i = 0; i < data.sizes.creds; i++) {
         mutateCreds(state.creds, i)
         await saveCreds()
@@ -99,16 +118,20 @@ for (let r = 0; r < rounds; r++) {
   // Each build goes first every other round.
   const order = r % 2 ? [...builds].reverse() : builds
   const got = {}
-  for (const [name, addon] of order) got[name] = await (als ? als.run({ request: 'bench' }, () => round(addon)) : round(addon))
+  for (const [name, build] of order) got[name] = await (als ? als.run({ request: 'bench' }, () => round(build)) : round(build))
   for (const row of Object.keys(got.this)) {
-    const s = (samples[row] ??= { this: [], DIR: [], ratio: [] })
+    const s = (samples[row] ??= { this: [], base: [], ratio: [] })
     s.this.push(got.this[row])
-    s.DIR.push(got.DIR[row])
-    s.ratio.push(got.this[row] / got.DIR[row])
+    s.base.push(got[base][row])
+    s.ratio.push(got.this[row] / got[base][row])
   }
 }
-console.log(`this checkout against ${other}, ${rounds} rounds${als ? ', in an AsyncLocalStorage' : ''} (medians, ms; ratio < 1: this build is faster)`)
+const against = reference ? 'the reference store' : other
+console.log(`this checkout against ${against}, ${rounds} round${rounds === 1 ? '' : 's'}${als ? ', in an AsyncLocalStorage' : ''} (medians, ms; ratio < 1: this build is faster)`)
 for (const [row, s] of Object.entries(samples)) {
   const ms = (xs) => median(xs).toFixed(2).padStart(9)
-  console.log(`${row.padEnd(26)} this ${ms(s.this)}  DIR ${ms(s.DIR)}  this/DIR ${median(s.ratio).toFixed(3)}`)
+  const ratio = median(s.ratio)
+  // Against the reference, the ratio is also said the benchmark's way.
+  const faster = !reference ? '' : ratio <= 1 ? `  (${(1 / ratio).toFixed(2)}x faster)` : `  (${ratio.toFixed(2)}x slower)`
+  console.log(`${row.padEnd(26)} this ${ms(s.this)}  ${base} ${ms(s.base)}  this/${base} ${ratio.toFixed(3)}${faster}`)
 }
