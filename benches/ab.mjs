@@ -18,12 +18,11 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { isDeepStrictEqual } from 'node:util'
 import { BufferJSON } from 'baileys'
 import { dataFromChild, mutateCreds, structuredCloneWithBuffers } from './data.mjs'
-import { useReferenceAuthState } from './reference-store.mjs'
-import './stores.mjs' // Baileys and every store loaded, as in the benchmark's process
+// Baileys and every store loaded, as in the benchmark's process.
+import { shape, storeByName } from './stores.mjs'
 
 const args = process.argv.slice(2)
 const at = args.indexOf('--rounds')
@@ -31,16 +30,21 @@ const smoke = args.includes('--smoke')
 const rounds = at >= 0 ? Number(args[at + 1]) : smoke ? 1 : 21
 const reference = args.includes('--reference')
 const als = args.includes('--als') ? new AsyncLocalStorage() : null
-/** Each side: its name, how it opens a store at a path, and what it reads back of a value written. */
-const useRust = (index) => (path) => createRequire(index)(index).useRustAuthState(path)
-const here = fileURLToPath(new URL('../index.js', import.meta.url))
+/**
+ * Each side: its name, how it opens a store in a directory (the benchmark's store interface,
+ * stores.mjs), and what it reads back of a value written.
+ */
+const rustAt = (index) => {
+  const { useRustAuthState } = createRequire(index)(index)
+  return async (dir) => shape(await useRustAuthState(join(dir, 'auth.db')))
+}
 const exactly = (v) => v
 // The reference keeps values as JSON text: it reads back what JSON keeps (no `undefined`).
 const asJson = (v) => JSON.parse(JSON.stringify(v, BufferJSON.replacer), BufferJSON.reviver)
 const other = reference ? null : resolve(args[0] ?? '')
 const builds = [
-  ['this', { open: useRust(here), kept: exactly }],
-  reference ? ['reference', { open: useReferenceAuthState, kept: asJson }] : ['DIR', { open: useRust(join(other, 'index.js')), kept: exactly }],
+  ['this', { open: storeByName('rust').open, kept: exactly }],
+  reference ? ['reference', { open: storeByName('reference').open, kept: asJson }] : ['DIR', { open: rustAt(join(other, 'index.js')), kept: exactly }],
 ]
 const [, [base]] = builds
 const data = dataFromChild(smoke ? 'smoke' : 'full')
@@ -62,7 +66,7 @@ function expectRead(found, ids, expected, what, kept) {
 /** One round on a fresh store of `build`: each workload's time in ms. */
 async function round({ open, kept }) {
   const dir = mkdtempSync(join(tmpdir(), 'bra-ab-'))
-  const { state, saveCreds, close } = await open(join(dir, 'auth.db'))
+  const auth = await open(dir)
   const timed = async (fn) => {
     globalThis.gc?.()
     await sleep(10)
@@ -72,42 +76,42 @@ async function round({ open, kept }) {
   }
   try {
     const out = {}
-    out[`W1 set ${n.preKeys} pre-keys`] = await timed(() => state.keys.set({ 'pre-key': data.preKeys }))
+    out[`W1 set ${n.preKeys} pre-keys`] = await timed(() => auth.keys.set({ 'pre-key': data.preKeys }))
     const preKeyIds = Object.keys(data.preKeys)
     let found
-    out[`W2 get ${n.preKeys} pre-keys`] = await timed(async () => (found = await state.keys.get('pre-key', preKeyIds)))
+    out[`W2 get ${n.preKeys} pre-keys`] = await timed(async () => (found = await auth.keys.get('pre-key', preKeyIds)))
     expectRead(found, preKeyIds, data.preKeys, 'W2', kept)
-    await state.keys.set({ session: data.sessions })
+    await auth.keys.set({ session: data.sessions })
     out[`W3 ${n.steps} single sets`] = await timed(async () => {
-      for (const { id, value } of data.steps) await state.keys.set({ session: { [id]: value } })
+      for (const { id, value } of data.steps) await auth.keys.set({ session: { [id]: value } })
     })
     out[`W3c ${n.steps} sets, ${n.concurrency} at once`] = await timed(async () => {
-      for (let i = 0; i < data.steps.length; i += data.sizes.concurrency) {
-        const wave = data.steps.slice(i, i + data.sizes.concurrency)
-        await Promise.all(wave.map(({ id, value }) => state.keys.set({ session: { [id]: value } })))
+      for (let i = 0; i < data.steps.length; i += n.concurrency) {
+        const wave = data.steps.slice(i, i + n.concurrency)
+        await Promise.all(wave.map(({ id, value }) => auth.keys.set({ session: { [id]: value } })))
       }
     })
     out[`W3 ${n.steps} single gets`] = await timed(async () => {
-      for (const id of data.getIds) await state.keys.get('session', [id])
+      for (const id of data.getIds) await auth.keys.get('session', [id])
     })
     // Checked on reads of their own, made the same way: kept, the timed ones would cost
     // their round collections of 2,000 sessions.
-    for (const id of data.getIds) expectRead(await state.keys.get('session', [id]), [id], lastWritten, 'W3 gets', kept)
+    for (const id of data.getIds) expectRead(await auth.keys.get('session', [id]), [id], lastWritten, 'W3 gets', kept)
     const sessionIds = Object.keys(data.sessions)
-    out[`W4 get ${n.sessions} sessions`] = await timed(async () => (found = await state.keys.get('session', sessionIds)))
+    out[`W4 get ${n.sessions} sessions`] = await timed(async () => (found = await auth.keys.get('session', sessionIds)))
     expectRead(found, sessionIds, lastWritten, 'W4', kept)
-    out[`W4 set ${n.sessions} sessions`] = await timed(() => state.keys.set({ session: data.sessionsNext }))
-    Object.assign(state.creds, structuredCloneWithBuffers(data.creds))
-    await saveCreds()
+    out[`W4 set ${n.sessions} sessions`] = await timed(() => auth.keys.set({ session: data.sessionsNext }))
+    Object.assign(auth.creds, structuredCloneWithBuffers(data.creds))
+    await auth.saveCreds()
     out[`W5 ${n.creds} saveCreds`] = await timed(async () => {
-      for (let i = 0; i < data.sizes.creds; i++) {
-        mutateCreds(state.creds, i)
-        await saveCreds()
+      for (let i = 0; i < n.creds; i++) {
+        mutateCreds(auth.creds, i)
+        await auth.saveCreds()
       }
     })
     return out
   } finally {
-    await close()
+    await auth.close()
     rmSync(dir, { recursive: true, force: true })
   }
 }
