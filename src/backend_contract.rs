@@ -214,12 +214,21 @@ pub fn one_live_lease_per_session(open: Open) {
         b.acquire(&lease("b"), &Takeover::From("a".into())).unwrap(),
         None
     );
-    // The old holder can no longer write, renew or delete; the new one can.
+    // The old holder can no longer write (puts, deletes or creds), renew or delete; the new
+    // one can.
     let write = [Mutation::Keys(vec![put("session", "1", b"x")])];
-    assert_eq!(
-        a.apply(&write)[0].as_ref().unwrap_err().code,
-        Code::LeaseLost
-    );
+    let refused = [
+        Mutation::Keys(vec![put("session", "1", b"x")]),
+        Mutation::Keys(vec![del("session", "warm"), put("session", "1", b"x")]),
+        Mutation::Creds(b"late".to_vec()),
+    ];
+    for mutation in refused {
+        assert_eq!(
+            a.apply(&[mutation])[0].as_ref().unwrap_err().code,
+            Code::LeaseLost
+        );
+    }
+    assert_eq!(a.get("session", &ids(&["warm", "1"])).unwrap().len(), 1);
     assert_eq!(a.renew().unwrap_err().code, Code::LeaseLost);
     assert_eq!(a.delete_session().unwrap_err().code, Code::LeaseLost);
     assert!(b.apply(&write)[0].is_ok());

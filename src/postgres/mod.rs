@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 use deadpool_postgres::{
-    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
+    GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, Transaction,
 };
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 pub use schema::VERSION as SCHEMA_VERSION;
@@ -238,7 +239,7 @@ async fn migrate(client: &mut deadpool_postgres::Client, schema_name: &str) -> R
 }
 
 /// The schema's version, `None` if it has no `schema_version` table.
-async fn version(client: &impl deadpool_postgres::GenericClient) -> Result<Option<i32>> {
+async fn version(client: &impl GenericClient) -> Result<Option<i32>> {
     let found = client
         .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
         .await?
@@ -292,36 +293,49 @@ impl<'a> KeyColumns<'a> {
     }
 }
 
-/// Every key write of a mutation in one statement, so one round trip however many keys.
-async fn write_keys(tx: &Transaction<'_>, session: Session<'_>, writes: &[KeyWrite]) -> Result<()> {
+/// Every key write of a mutation in one statement, so one round trip however many keys,
+/// under the lease condition (`lease` `None`: none held, or checked already in the open
+/// transaction); whether the lease held. A deleted session fails it, on its foreign key.
+async fn write_keys(
+    client: &impl GenericClient,
+    session: Session<'_>,
+    lease: Option<&str>,
+    writes: &[KeyWrite],
+) -> std::result::Result<bool, tokio_postgres::Error> {
+    let cols = KeyColumns::of(writes);
+    let puts: [&(dyn ToSql + Sync); 6] = [
+        &session.name,
+        &lease,
+        &session.id,
+        &cols.put_types,
+        &cols.put_ids,
+        &cols.values,
+    ];
+    let row = if cols.delete_ids.is_empty() {
+        let stmt = client.prepare_cached(PUT_KEYS).await?;
+        client.query_one(&stmt, &puts).await?
+    } else {
+        let stmt = client.prepare_cached(WRITE_KEYS).await?;
+        let [a, b, c, d, e, f] = puts;
+        let all: [&(dyn ToSql + Sync); 8] =
+            [a, b, c, d, e, f, &cols.delete_types, &cols.delete_ids];
+        client.query_one(&stmt, &all).await?
+    };
+    Ok(row.get(0))
+}
+
+/// `write_keys` in a transaction whose lease was checked.
+async fn write_keys_in(
+    tx: &Transaction<'_>,
+    session: Session<'_>,
+    writes: &[KeyWrite],
+) -> Result<()> {
     if writes.is_empty() {
         return Ok(());
     }
-    let cols = KeyColumns::of(writes);
-    let stmt = tx
-        .prepare_cached(
-            "WITH gone AS (
-                DELETE FROM key WHERE session = $1
-                AND (type, id) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-             )
-             INSERT INTO key (session, type, id, value)
-             SELECT $1, * FROM unnest($4::text[], $5::text[], $6::bytea[])
-             ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value",
-        )
-        .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &session.id,
-            &cols.delete_types,
-            &cols.delete_ids,
-            &cols.put_types,
-            &cols.put_ids,
-            &cols.values,
-        ],
-    )
-    .await
-    .map_err(|e| session.unless_deleted(e.into()))?;
+    write_keys(tx, session, None, writes)
+        .await
+        .map_err(|e| session.unless_deleted(e.into()))?;
     Ok(())
 }
 
@@ -367,13 +381,13 @@ impl Session<'_> {
 
 async fn apply_one(tx: &Transaction<'_>, session: Session<'_>, mutation: &Mutation) -> Result<()> {
     match mutation {
-        Mutation::Keys(writes) => write_keys(tx, session, writes).await,
+        Mutation::Keys(writes) => write_keys_in(tx, session, writes).await,
         Mutation::Creds(bytes) => set_creds(tx, session, Some(bytes)).await,
         Mutation::Clear => clear(tx, session).await,
         Mutation::Replace { creds, keys } => {
             clear(tx, session).await?;
             set_creds(tx, session, creds.as_deref()).await?;
-            write_keys(tx, session, keys).await
+            write_keys_in(tx, session, keys).await
         }
     }
 }
@@ -438,20 +452,41 @@ macro_rules! lease_ok {
     };
 }
 
-/// `write_keys` under the lease condition, in one statement; returns whether the lease
-/// holds (a deleted session fails the statement, on its foreign key).
-const WRITE_KEYS_CHECKED: &str = concat!(
+/// The upsert of a write's puts: `$3` the session's row id, `$4`..`$6` the types, ids and
+/// values.
+macro_rules! put_keys {
+    () => {
+        "put AS (
+            INSERT INTO key (session, type, id, value)
+            SELECT $3, * FROM unnest($4::text[], $5::text[], $6::bytea[])
+            WHERE (SELECT ok FROM lease_ok)
+            ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value
+        )"
+    };
+}
+
+/// `write_keys` of puts alone (nearly every write: deletes are used pre-keys). A statement
+/// with the deletes is planned anew on every call (its plans for the given arrays look
+/// cheaper to the server than a generic one), and planning costs more than the write;
+/// this one keeps a generic plan after a few calls.
+const PUT_KEYS: &str = concat!(
+    "WITH ",
+    lease_ok!(),
+    ", ",
+    put_keys!(),
+    " SELECT ok FROM lease_ok"
+);
+
+/// `write_keys` with deletes: `$7`, `$8` the types and ids to delete.
+const WRITE_KEYS: &str = concat!(
     "WITH ",
     lease_ok!(),
     ", gone AS (
         DELETE FROM key WHERE session = $3 AND (SELECT ok FROM lease_ok)
-        AND (type, id) IN (SELECT * FROM unnest($4::text[], $5::text[]))
-     ), put AS (
-        INSERT INTO key (session, type, id, value)
-        SELECT $3, * FROM unnest($6::text[], $7::text[], $8::bytea[]) WHERE (SELECT ok FROM lease_ok)
-        ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value
-     )
-     SELECT ok FROM lease_ok"
+        AND (type, id) IN (SELECT * FROM unnest($7::text[], $8::text[]))
+     ), ",
+    put_keys!(),
+    " SELECT ok FROM lease_ok"
 );
 
 /// `set_creds` under the lease condition, in one statement; returns whether the lease
@@ -515,41 +550,30 @@ impl PostgresBackend {
         let (Some(session), [mutation]) = (self.session_id, batch) else {
             return None;
         };
-        let (sql, keys, creds) = match mutation {
-            Mutation::Keys(writes) => (WRITE_KEYS_CHECKED, Some(writes), None),
-            Mutation::Creds(bytes) => (WRITE_CREDS_CHECKED, None, Some(bytes.as_slice())),
+        let (keys, creds) = match mutation {
+            Mutation::Keys(writes) => (Some(writes), None),
+            Mutation::Creds(bytes) => (None, Some(bytes)),
             _ => return None,
         };
         let target = self.target(session);
+        let lease = self.lease.as_deref();
         let run = async {
             let client = self.pool.get().await?;
-            let stmt = client.prepare_cached(sql).await?;
-            let lease = self.lease.as_deref();
-            let row = match keys {
-                Some(writes) => {
-                    let cols = KeyColumns::of(writes);
-                    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-                        &self.session,
-                        &lease,
-                        &session,
-                        &cols.delete_types,
-                        &cols.delete_ids,
-                        &cols.put_types,
-                        &cols.put_ids,
-                        &cols.values,
-                    ];
-                    client.query_one(&stmt, &params).await
-                }
+            // Whether the lease holds, and whether the session row is still there (only
+            // the creds statement says; a key write fails on its foreign key).
+            let written = match keys {
+                Some(writes) => write_keys(&client, target, lease, writes)
+                    .await
+                    .map(|held| (held, true)),
                 None => {
+                    let stmt = client.prepare_cached(WRITE_CREDS_CHECKED).await?;
                     client
                         .query_one(&stmt, &[&self.session, &lease, &session, &creds])
                         .await
+                        .map(|row| (row.get(0), row.get(1)))
                 }
-            }
-            .map_err(|e| target.unless_deleted(outcome_unknown(SERVER, &e.into())))?;
-            // Only the creds statement says whether the session row is still there.
-            let present = keys.is_some() || row.get::<_, bool>(1);
-            match (row.get::<_, bool>(0), present) {
+            };
+            match written.map_err(|e| target.unless_deleted(outcome_unknown(SERVER, &e.into())))? {
                 (false, _) => Err(lease_lost(&self.session)),
                 (true, false) => Err(Error::session_deleted(&self.session)),
                 (true, true) => Ok(()),
