@@ -68,8 +68,6 @@ impl From<tokio_postgres::Error> for Error {
             "53100" => Code::DiskFull,
             "55P03" | "40001" | "40P01" => Code::Busy,
             "54000" => Code::ValueTooLarge,
-            // Every foreign key leads to the session row: another connection deleted it.
-            "23503" => Code::SessionNotFound,
             "25006" => Code::ReadOnly,
             // Missing database or role, refused login or privilege.
             "3D000" | "28000" | "28P01" | "42501" => Code::CannotOpen,
@@ -295,13 +293,14 @@ impl<'a> KeyColumns<'a> {
 
 /// Every key write of a mutation in one statement, so one round trip however many keys,
 /// under the lease condition (`lease` `None`: none held, or checked already in the open
-/// transaction); whether the lease held. A deleted session fails it, on its foreign key.
+/// transaction) and while the session's row is there; whether the lease held, and whether
+/// the row was there.
 async fn write_keys(
     client: &impl GenericClient,
     session: Session<'_>,
     lease: Option<&str>,
     writes: &[KeyWrite],
-) -> std::result::Result<bool, tokio_postgres::Error> {
+) -> std::result::Result<(bool, bool), tokio_postgres::Error> {
     let cols = KeyColumns::of(writes);
     let puts: [&(dyn ToSql + Sync); 6] = [
         &session.name,
@@ -321,7 +320,7 @@ async fn write_keys(
             [a, b, c, d, e, f, &cols.delete_types, &cols.delete_ids];
         client.query_one(&stmt, &all).await?
     };
-    Ok(row.get(0))
+    Ok((row.get(0), row.get(1)))
 }
 
 /// `write_keys` in a transaction whose lease was checked.
@@ -333,10 +332,10 @@ async fn write_keys_in(
     if writes.is_empty() {
         return Ok(());
     }
-    write_keys(tx, session, None, writes)
-        .await
-        .map_err(|e| session.unless_deleted(e.into()))?;
-    Ok(())
+    match write_keys(tx, session, None, writes).await? {
+        (_, true) => Ok(()),
+        (_, false) => Err(Error::session_deleted(session.name)),
+    }
 }
 
 async fn set_creds(tx: &Transaction<'_>, session: Session<'_>, creds: Option<&[u8]>) -> Result<()> {
@@ -366,17 +365,6 @@ async fn clear(tx: &Transaction<'_>, session: Session<'_>) -> Result<()> {
 struct Session<'a> {
     id: i64,
     name: &'a str,
-}
-
-impl Session<'_> {
-    /// `Error::session_deleted` for a write whose session row is gone, else `err`.
-    fn unless_deleted(self, err: Error) -> Error {
-        if err.code == Code::SessionNotFound {
-            Error::session_deleted(self.name)
-        } else {
-            err
-        }
-    }
 }
 
 async fn apply_one(tx: &Transaction<'_>, session: Session<'_>, mutation: &Mutation) -> Result<()> {
@@ -452,6 +440,15 @@ macro_rules! lease_ok {
     };
 }
 
+/// Whether the session's row (`$3`) is there, share-locked until the statement commits so
+/// that deleting the session waits for the write (and then deletes what it wrote). Once per
+/// statement: a foreign key from each key to it checked and locked the row once per key.
+macro_rules! live {
+    () => {
+        "live AS (SELECT EXISTS (SELECT FROM session WHERE id = $3 FOR KEY SHARE) AS here)"
+    };
+}
+
 /// The upsert of a write's puts: `$3` the session's row id, `$4`..`$6` the types, ids and
 /// values.
 macro_rules! put_keys {
@@ -459,7 +456,7 @@ macro_rules! put_keys {
         "put AS (
             INSERT INTO key (session, type, id, value)
             SELECT $3, * FROM unnest($4::text[], $5::text[], $6::bytea[])
-            WHERE (SELECT ok FROM lease_ok)
+            WHERE (SELECT ok FROM lease_ok) AND (SELECT here FROM live)
             ON CONFLICT (session, type, id) DO UPDATE SET value = excluded.value
         )"
     };
@@ -473,20 +470,24 @@ const PUT_KEYS: &str = concat!(
     "WITH ",
     lease_ok!(),
     ", ",
+    live!(),
+    ", ",
     put_keys!(),
-    " SELECT ok FROM lease_ok"
+    " SELECT ok, here FROM lease_ok, live"
 );
 
 /// `write_keys` with deletes: `$7`, `$8` the types and ids to delete.
 const WRITE_KEYS: &str = concat!(
     "WITH ",
     lease_ok!(),
+    ", ",
+    live!(),
     ", gone AS (
-        DELETE FROM key WHERE session = $3 AND (SELECT ok FROM lease_ok)
+        DELETE FROM key WHERE session = $3 AND (SELECT ok FROM lease_ok) AND (SELECT here FROM live)
         AND (type, id) IN (SELECT * FROM unnest($7::text[], $8::text[]))
      ), ",
     put_keys!(),
-    " SELECT ok FROM lease_ok"
+    " SELECT ok, here FROM lease_ok, live"
 );
 
 /// `set_creds` under the lease condition, in one statement; returns whether the lease
@@ -559,12 +560,9 @@ impl PostgresBackend {
         let lease = self.lease.as_deref();
         let run = async {
             let client = self.pool.get().await?;
-            // Whether the lease holds, and whether the session row is still there (only
-            // the creds statement says; a key write fails on its foreign key).
+            // Whether the lease holds, and whether the session row is still there.
             let written = match keys {
-                Some(writes) => write_keys(&client, target, lease, writes)
-                    .await
-                    .map(|held| (held, true)),
+                Some(writes) => write_keys(&client, target, lease, writes).await,
                 None => {
                     let stmt = client.prepare_cached(WRITE_CREDS_CHECKED).await?;
                     client
@@ -573,7 +571,7 @@ impl PostgresBackend {
                         .map(|row| (row.get(0), row.get(1)))
                 }
             };
-            match written.map_err(|e| target.unless_deleted(outcome_unknown(SERVER, &e.into())))? {
+            match written.map_err(|e| outcome_unknown(SERVER, &e.into()))? {
                 (false, _) => Err(lease_lost(&self.session)),
                 (true, false) => Err(Error::session_deleted(&self.session)),
                 (true, true) => Ok(()),
@@ -874,10 +872,20 @@ impl Backend for PostgresBackend {
             check_lease(tx, &name, lease.as_deref()).await?;
             tx.execute("DELETE FROM lease WHERE session = $1", &[&name])
                 .await?;
-            Ok(tx
-                .execute("DELETE FROM session WHERE name = $1", &[&name])
+            // The row first: its delete waits for the writes that locked it (see `live!`),
+            // so that the next statement sees and deletes their keys too.
+            let Some(row) = tx
+                .query_opt("DELETE FROM session WHERE name = $1 RETURNING id", &[&name])
                 .await?
-                > 0)
+            else {
+                return Ok(false);
+            };
+            tx.execute(
+                "DELETE FROM key WHERE session = $1",
+                &[&row.get::<_, i64>(0)],
+            )
+            .await?;
+            Ok(true)
         }))?;
         self.session_id = None;
         self.lease = None;

@@ -148,6 +148,65 @@ fn schema_is_created_once_by_processes_racing_and_versioned() {
 }
 
 #[test]
+fn a_version_1_schema_is_migrated_with_its_keys() {
+    let Some(store) = fresh("v1") else { return };
+    let s = store.schema();
+    admin(&format!(
+        "CREATE SCHEMA {s}; SET search_path = {s}; {}
+         CREATE TABLE schema_version (version integer NOT NULL);
+         INSERT INTO schema_version VALUES (1);
+         INSERT INTO session (name, created_ms, updated_ms) VALUES ('default', 0, 0);
+         INSERT INTO key VALUES (1, 'pre-key', '1', '\\x01');",
+        schema::MIGRATIONS[0]
+    ))
+    .unwrap();
+    let mut db = store.open("default");
+    assert_eq!(
+        db.get("pre-key", &ids(&["1"])).unwrap(),
+        [("1".into(), vec![1])]
+    );
+    let version = column(&format!("SELECT version FROM {s}.schema_version"));
+    assert_eq!(version, [SCHEMA_VERSION.to_string()]);
+    let foreign_keys = column(&format!(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = '{s}.key'::regclass AND contype = 'f'"
+    ));
+    assert_eq!(foreign_keys, ["0"]);
+    // Deleting the session deletes its keys, as the foreign key's cascade did.
+    assert!(db.delete_session().unwrap());
+    assert_eq!(column(&format!("SELECT count(*) FROM {s}.key")), ["0"]);
+}
+
+#[test]
+fn a_session_deleted_while_written_keeps_no_keys() {
+    let Some(store) = fresh("race") else { return };
+    let mut writer = store.open("default");
+    assert!(writer.apply(&[Mutation::Creds(b"c".to_vec())])[0].is_ok());
+    // Writes of new keys until the session is gone, while another store deletes it: each
+    // write either lands before the delete (which then deletes its keys) or fails.
+    let writing = std::thread::spawn(move || {
+        let mut i = 0;
+        loop {
+            let write = [Mutation::Keys(vec![put("pre-key", &i.to_string(), b"k")])];
+            if let Err(e) = &writer.apply(&write)[0] {
+                assert_eq!(e.code, Code::SessionNotFound, "{e:?}");
+                return i;
+            }
+            i += 1;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(store.open("default").delete_session().unwrap());
+    let written = writing.join().unwrap();
+    assert!(written > 0);
+    let s = store.schema();
+    assert_eq!(column(&format!("SELECT count(*) FROM {s}.key")), ["0"]);
+    assert_eq!(
+        store.open("default").integrity().unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
 fn bad_locations_are_refused_clearly() {
     let Some(store) = fresh("bad") else { return };
     // libpq's `allow` (plain text unless the server insists) is not supported, said so.
