@@ -441,8 +441,9 @@ macro_rules! lease_ok {
 }
 
 /// Whether the session's row (`$3`) is there, share-locked until the statement commits so
-/// that deleting the session waits for the write (and then deletes what it wrote). Once per
-/// statement: a foreign key from each key to it checked and locked the row once per key.
+/// that deleting the session waits for the write (and its trigger then deletes what the
+/// write made). Once per statement: a foreign key from each key to it checked and locked
+/// the row once per key.
 macro_rules! live {
     () => {
         "live AS (SELECT EXISTS (SELECT FROM session WHERE id = $3 FOR KEY SHARE) AS here)"
@@ -872,20 +873,12 @@ impl Backend for PostgresBackend {
             check_lease(tx, &name, lease.as_deref()).await?;
             tx.execute("DELETE FROM lease WHERE session = $1", &[&name])
                 .await?;
-            // The row first: its delete waits for the writes that locked it (see `live!`),
-            // so that the next statement sees and deletes their keys too.
-            let Some(row) = tx
-                .query_opt("DELETE FROM session WHERE name = $1 RETURNING id", &[&name])
+            // Its keys go with it (a trigger), after the writes that locked the row (see
+            // `live!`) committed: they are seen and deleted too.
+            Ok(tx
+                .execute("DELETE FROM session WHERE name = $1", &[&name])
                 .await?
-            else {
-                return Ok(false);
-            };
-            tx.execute(
-                "DELETE FROM key WHERE session = $1",
-                &[&row.get::<_, i64>(0)],
-            )
-            .await?;
-            Ok(true)
+                > 0)
         }))?;
         self.session_id = None;
         self.lease = None;

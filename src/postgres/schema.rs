@@ -35,8 +35,19 @@ pub const MIGRATIONS: &[&str] = &[
     // 2: keys no longer refer to their session by a foreign key. Its check share-locked the
     // session's row once per key written, which cost more than writing a small key (812
     // pre-keys: 12 ms with it, 4 ms without). A write checks and locks the row once instead
-    // (`live!` in mod.rs), and deleting a session deletes its keys.
-    "ALTER TABLE key DROP CONSTRAINT key_session_fkey;",
+    // (`live!` in mod.rs). A trigger deletes the keys of deleted sessions, as the key's
+    // cascade did, whoever deletes them (an older process, an operator's SQL); the schema
+    // is fixed in its search_path, which was the store's when it was made.
+    "ALTER TABLE key DROP CONSTRAINT key_session_fkey;
+    CREATE FUNCTION delete_keys_of_sessions() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+    BEGIN
+        DELETE FROM key WHERE session IN (SELECT id FROM gone);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER keys_go_with_their_session AFTER DELETE ON session
+        REFERENCING OLD TABLE AS gone
+        FOR EACH STATEMENT EXECUTE FUNCTION delete_keys_of_sessions();",
 ];
 
 /// The schema version this build writes.

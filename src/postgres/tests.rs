@@ -171,7 +171,12 @@ fn a_version_1_schema_is_migrated_with_its_keys() {
         "SELECT count(*) FROM pg_constraint WHERE conrelid = '{s}.key'::regclass AND contype = 'f'"
     ));
     assert_eq!(foreign_keys, ["0"]);
-    // Deleting the session deletes its keys, as the foreign key's cascade did.
+    // Deleting a session deletes its keys, as the foreign key's cascade did: through the
+    // store, and by an operator's SQL outside the store's search_path.
+    let mut other = store.open("other");
+    assert!(other.apply(&[Mutation::Keys(vec![put("pre-key", "2", b"2")])])[0].is_ok());
+    admin(&format!("DELETE FROM {s}.session WHERE name = 'other'")).unwrap();
+    assert_eq!(column(&format!("SELECT id FROM {s}.key")), ["1"]);
     assert!(db.delete_session().unwrap());
     assert_eq!(column(&format!("SELECT count(*) FROM {s}.key")), ["0"]);
 }
