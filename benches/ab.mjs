@@ -30,10 +30,7 @@ const smoke = args.includes('--smoke')
 const rounds = at >= 0 ? Number(args[at + 1]) : smoke ? 1 : 21
 const reference = args.includes('--reference')
 const als = args.includes('--als') ? new AsyncLocalStorage() : null
-/**
- * Each side: its name, how it opens a store in a directory (the benchmark's store interface,
- * stores.mjs), and what it reads back of a value written.
- */
+/** Opens a store of the build in another checkout, as stores.mjs opens this one's. */
 const rustAt = (index) => {
   const { useRustAuthState } = createRequire(index)(index)
   return async (dir) => shape(await useRustAuthState(join(dir, 'auth.db')))
@@ -42,6 +39,10 @@ const exactly = (v) => v
 // The reference keeps values as JSON text: it reads back what JSON keeps (no `undefined`).
 const asJson = (v) => JSON.parse(JSON.stringify(v, BufferJSON.replacer), BufferJSON.reviver)
 const other = reference ? null : resolve(args[0] ?? '')
+/**
+ * Each side: its name, how it opens a store in a directory (the benchmark's store interface,
+ * stores.mjs), and what it reads back of a value written.
+ */
 const builds = [
   ['this', { open: storeByName('rust').open, kept: exactly }],
   reference ? ['reference', { open: storeByName('reference').open, kept: asJson }] : ['DIR', { open: rustAt(join(other, 'index.js')), kept: exactly }],

@@ -218,7 +218,7 @@ pub fn one_live_lease_per_session(open: Open) {
     // one can.
     let write = [Mutation::Keys(vec![put("session", "1", b"x")])];
     let refused = [
-        Mutation::Keys(vec![put("session", "1", b"x")]),
+        write[0].clone(),
         Mutation::Keys(vec![del("session", "warm"), put("session", "1", b"x")]),
         Mutation::Creds(b"late".to_vec()),
     ];

@@ -302,24 +302,24 @@ async fn write_keys(
     writes: &[KeyWrite],
 ) -> std::result::Result<(bool, bool), tokio_postgres::Error> {
     let cols = KeyColumns::of(writes);
-    let puts: [&(dyn ToSql + Sync); 6] = [
+    let params: [&(dyn ToSql + Sync); 8] = [
         &session.name,
         &lease,
         &session.id,
         &cols.put_types,
         &cols.put_ids,
         &cols.values,
+        &cols.delete_types,
+        &cols.delete_ids,
     ];
-    let row = if cols.delete_ids.is_empty() {
-        let stmt = client.prepare_cached(PUT_KEYS).await?;
-        client.query_one(&stmt, &puts).await?
+    // PUT_KEYS takes the first six.
+    let (sql, params) = if cols.delete_ids.is_empty() {
+        (PUT_KEYS, &params[..6])
     } else {
-        let stmt = client.prepare_cached(WRITE_KEYS).await?;
-        let [a, b, c, d, e, f] = puts;
-        let all: [&(dyn ToSql + Sync); 8] =
-            [a, b, c, d, e, f, &cols.delete_types, &cols.delete_ids];
-        client.query_one(&stmt, &all).await?
+        (WRITE_KEYS, &params[..])
     };
+    let stmt = client.prepare_cached(sql).await?;
+    let row = client.query_one(&stmt, params).await?;
     Ok((row.get(0), row.get(1)))
 }
 
