@@ -125,12 +125,19 @@ fn open(durability: Durability, tag: &str) -> Db {
     Db { backend, _dir: dir }
 }
 
-/// A write as the storage thread makes it: the commit, then what it left due (a checkpoint).
+/// A write as the storage thread makes it: the commit, then what it left due (a checkpoint),
+/// run as the storage thread runs it (`upkeep` in src/worker.rs): the part `upkeep` hands
+/// back, then what that part left.
 fn apply(backend: &mut SqliteBackend, batch: &[Mutation]) {
     for result in backend.apply(batch) {
         result.expect("write");
     }
-    backend.upkeep();
+    for _ in 0..2 {
+        match backend.upkeep() {
+            Some(work) => work(),
+            None => break,
+        }
+    }
 }
 
 fn keys(writes: &[KeyWrite]) -> Mutation {

@@ -196,6 +196,7 @@ pub trait Backend: Send {
 
     /// Does what `upkeep_due` reports, or hands back the part of it to run with the backend
     /// free (the storage thread then asks again, for what that part left).
+    #[must_use = "the part handed back is the work still to do"]
     fn upkeep(&mut self) -> Option<Upkeep> {
         None
     }
