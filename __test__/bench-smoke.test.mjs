@@ -97,3 +97,22 @@ describe('benches/ab.mjs --reference', () => {
     }
   })
 })
+
+describe('benches/bounds.mjs', () => {
+  it('times each row whole and in its parts, beside the reference', { timeout: 5 * 60 * 1000 }, () => {
+    const run = spawnSync(process.execPath, ['--expose-gc', 'benches/bounds.mjs', '--smoke'], { cwd: pkg, encoding: 'utf8' })
+    assert.equal(run.status, 0, `exit ${run.status ?? run.signal}\n${run.stderr}`)
+    assert.match(run.stdout, /^1 round, variants alternated/m)
+    const rows = run.stdout.split('\n').filter((line) => /^W\d/.test(line))
+    assert.deepEqual(
+      rows.map((row) => row.split(' ')[0]),
+      ['W1', 'W3', 'W5'],
+    )
+    for (const row of rows) assert.match(row, /\(target: [\d.]+× the reference\)$/)
+    const variants = run.stdout.split('\n').filter((line) => line.startsWith('  '))
+    assert.equal(variants.length, 12, run.stdout)
+    for (const line of variants) {
+      assert.match(line, /^ {2}(reference +[\d.]+ ms|[a-z ]+? +[\d.]+ ms +[\d.]+×)$/)
+    }
+  })
+})
