@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use baileys_rust_auth::backend::{Backend, KeyWrite, Mutation};
@@ -112,7 +113,35 @@ impl Drop for TempDir {
 
 struct Db {
     backend: SqliteBackend,
+    /// The bulk of a checkpoint, being copied on a thread of its own.
+    bulk: Option<JoinHandle<()>>,
     _dir: TempDir,
+}
+
+impl Db {
+    /// A write as the store makes it: the commit; then the checkpoint it left due, run as the
+    /// storage thread runs it (`upkeep` in src/worker.rs) while the JavaScript thread goes on
+    /// committing: its bulk on a thread of its own, beside the writes that follow, and what
+    /// the bulk left, on the writing connection, at the first write after it is done.
+    fn apply(&mut self, batch: &[Mutation]) {
+        for result in self.backend.apply(batch) {
+            result.expect("write");
+        }
+        if let Some(done) = self.bulk.take_if(|bulk| bulk.is_finished()) {
+            done.join().expect("checkpoint");
+        }
+        if self.bulk.is_none() {
+            self.bulk = self.backend.upkeep().map(std::thread::spawn);
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if let Some(bulk) = self.bulk.take() {
+            let _ = bulk.join();
+        }
+    }
 }
 
 fn open(durability: Durability, tag: &str) -> Db {
@@ -122,21 +151,10 @@ fn open(durability: Durability, tag: &str) -> Db {
         ..Options::default()
     };
     let backend = SqliteBackend::open(&dir.0.join("auth.db"), &options).expect("open");
-    Db { backend, _dir: dir }
-}
-
-/// A write as the storage thread makes it: the commit, then what it left due (a checkpoint),
-/// run as the storage thread runs it (`upkeep` in src/worker.rs): the part `upkeep` hands
-/// back, then what that part left.
-fn apply(backend: &mut SqliteBackend, batch: &[Mutation]) {
-    for result in backend.apply(batch) {
-        result.expect("write");
-    }
-    for _ in 0..2 {
-        match backend.upkeep() {
-            Some(work) => work(),
-            None => break,
-        }
+    Db {
+        backend,
+        bulk: None,
+        _dir: dir,
     }
 }
 
@@ -186,7 +204,7 @@ fn round(f: &Fixture, durability: Durability, out: &mut BTreeMap<&'static str, V
     let mut db = open(durability, "w1");
     let batch = [keys(pre_keys)];
     let t = Instant::now();
-    apply(&mut db.backend, &batch);
+    db.apply(&batch);
     record("W1", ms(t));
     let wanted = ids(pre_keys);
     let t = Instant::now();
@@ -198,14 +216,14 @@ fn round(f: &Fixture, durability: Durability, out: &mut BTreeMap<&'static str, V
     // W3: sequential single-session sets, each its own commit, then single gets.
     let steps = f.group(G_CHAT_STEPS);
     let mut db = open(durability, "w3");
-    apply(&mut db.backend, &[keys(sessions)]);
+    db.apply(&[keys(sessions)]);
     let singles: Vec<[Mutation; 1]> = steps
         .iter()
         .map(|w| [keys(std::slice::from_ref(w))])
         .collect();
     let t = Instant::now();
     for batch in &singles {
-        apply(&mut db.backend, batch);
+        db.apply(batch);
     }
     record("W3set", ms(t));
     let gets: Vec<[String; 1]> = f.group(G_GET_IDS).iter().map(|w| [w.id.clone()]).collect();
@@ -220,21 +238,21 @@ fn round(f: &Fixture, durability: Durability, out: &mut BTreeMap<&'static str, V
     // writes that queue up together, each in its own savepoint: the best case is one
     // commit per 50.
     let mut db = open(durability, "w3c");
-    apply(&mut db.backend, &[keys(sessions)]);
+    db.apply(&[keys(sessions)]);
     let chunks: Vec<Vec<Mutation>> = steps
         .chunks(CONCURRENCY)
         .map(|c| c.iter().map(|w| keys(std::slice::from_ref(w))).collect())
         .collect();
     let t = Instant::now();
     for batch in &chunks {
-        apply(&mut db.backend, batch);
+        db.apply(batch);
     }
     record("W3c", ms(t));
     drop(db);
 
     // W4: one get of many stored sessions, then one set of their next records.
     let mut db = open(durability, "w4");
-    apply(&mut db.backend, &[keys(sessions)]);
+    db.apply(&[keys(sessions)]);
     let wanted = ids(sessions);
     let t = Instant::now();
     let found = black_box(db.backend.get("session", &wanted).expect("get"));
@@ -242,7 +260,7 @@ fn round(f: &Fixture, durability: Durability, out: &mut BTreeMap<&'static str, V
     assert_eq!(found.len(), wanted.len());
     let batch = [keys(f.group(G_SESSIONS_NEXT))];
     let t = Instant::now();
-    apply(&mut db.backend, &batch);
+    db.apply(&batch);
     record("W4set", ms(t));
     drop(db);
 
@@ -253,10 +271,10 @@ fn round(f: &Fixture, durability: Durability, out: &mut BTreeMap<&'static str, V
         .iter()
         .map(|w| [Mutation::Creds(w.value.clone().expect("creds value"))])
         .collect();
-    apply(&mut db.backend, &creds[0]);
+    db.apply(&creds[0]);
     let t = Instant::now();
     for batch in &creds {
-        apply(&mut db.backend, batch);
+        db.apply(batch);
     }
     record("W5", ms(t));
 }
