@@ -11,8 +11,8 @@
 // The parts: "write alone" is the native store handed the frame already encoded (checked,
 // compacted and written by SQLite, through the storage thread for a large set as a `keys.set`
 // goes, on the JavaScript thread for creds); "read alone" is a read answered on the
-// JavaScript thread into a buffer, not decoded; "encoding alone" is lib/codec.js making the
-// frame.
+// JavaScript thread into a buffer (through the storage thread when it cannot be, as
+// index.js reads), not decoded; "encoding alone" is lib/codec.js making the frame.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -70,9 +70,11 @@ const nativeGets = (decode) => async (dir) => {
   const store = await nativeStore(dir)
   await writeSessions(async (d) => store.set(await frameOf(d)))
   const out = Buffer.allocUnsafeSlow(256 * 1024)
-  const read = (id) => {
-    if (store.getSync('session', codec.encodeIds([id]), out) < 0) throw new Error(`${id}: not read at once`)
-    if (decode) codec.decodeMapNow(out)
+  const read = async (id) => {
+    const ids = codec.encodeIds([id])
+    // As index.js does: through the storage thread when the read cannot be made at once.
+    const frame = store.getSync('session', ids, out) >= 0 ? out : await store.get('session', ids)
+    if (decode) codec.decodeMapNow(frame)
   }
   const run = async () => {
     for (const id of data.getIds) await read(id)
