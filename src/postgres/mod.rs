@@ -323,7 +323,30 @@ async fn write_keys(
     Ok((row.get(0), row.get(1)))
 }
 
-/// `write_keys` in a transaction whose lease was checked.
+/// The creds write in one statement, under the lease condition as `write_keys` takes it;
+/// whether the lease held, and whether the session's row was there.
+async fn write_creds(
+    client: &impl GenericClient,
+    session: Session<'_>,
+    lease: Option<&str>,
+    creds: Option<&[u8]>,
+) -> std::result::Result<(bool, bool), tokio_postgres::Error> {
+    let stmt = client.prepare_cached(WRITE_CREDS).await?;
+    let row = client
+        .query_one(&stmt, &[&session.name, &lease, &session.id, &creds])
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// What a write made in a transaction whose lease was checked comes to: it fails only when
+/// the session's row is gone.
+fn written_in_tx(session: Session<'_>, (_, here): (bool, bool)) -> Result<()> {
+    match here {
+        true => Ok(()),
+        false => Err(Error::session_deleted(session.name)),
+    }
+}
+
 async fn write_keys_in(
     tx: &Transaction<'_>,
     session: Session<'_>,
@@ -332,24 +355,11 @@ async fn write_keys_in(
     if writes.is_empty() {
         return Ok(());
     }
-    match write_keys(tx, session, None, writes).await? {
-        (_, true) => Ok(()),
-        (_, false) => Err(Error::session_deleted(session.name)),
-    }
+    written_in_tx(session, write_keys(tx, session, None, writes).await?)
 }
 
 async fn set_creds(tx: &Transaction<'_>, session: Session<'_>, creds: Option<&[u8]>) -> Result<()> {
-    let stmt = tx
-        .prepare_cached(concat!(
-            "UPDATE session SET creds = $2, updated_ms = ",
-            now_ms!(),
-            " WHERE id = $1"
-        ))
-        .await?;
-    if tx.execute(&stmt, &[&session.id, &creds]).await? == 0 {
-        return Err(Error::session_deleted(session.name));
-    }
-    Ok(())
+    written_in_tx(session, write_creds(tx, session, None, creds).await?)
 }
 
 async fn clear(tx: &Transaction<'_>, session: Session<'_>) -> Result<()> {
@@ -491,9 +501,9 @@ const WRITE_KEYS: &str = concat!(
     " SELECT ok, here FROM lease_ok, live"
 );
 
-/// `set_creds` under the lease condition, in one statement; returns whether the lease
+/// The creds write under the lease condition, in one statement; returns whether the lease
 /// holds, and whether the session row is still there.
-const WRITE_CREDS_CHECKED: &str = concat!(
+const WRITE_CREDS: &str = concat!(
     "WITH ",
     lease_ok!(),
     ", put AS (
@@ -554,7 +564,7 @@ impl PostgresBackend {
         };
         let (keys, creds) = match mutation {
             Mutation::Keys(writes) => (Some(writes), None),
-            Mutation::Creds(bytes) => (None, Some(bytes)),
+            Mutation::Creds(bytes) => (None, Some(bytes.as_slice())),
             _ => return None,
         };
         let target = self.target(session);
@@ -564,13 +574,7 @@ impl PostgresBackend {
             // Whether the lease holds, and whether the session row is still there.
             let written = match keys {
                 Some(writes) => write_keys(&client, target, lease, writes).await,
-                None => {
-                    let stmt = client.prepare_cached(WRITE_CREDS_CHECKED).await?;
-                    client
-                        .query_one(&stmt, &[&self.session, &lease, &session, &creds])
-                        .await
-                        .map(|row| (row.get(0), row.get(1)))
-                }
+                None => write_creds(&client, target, lease, creds).await,
             };
             match written.map_err(|e| outcome_unknown(SERVER, &e.into()))? {
                 (false, _) => Err(lease_lost(&self.session)),
