@@ -23,7 +23,7 @@ import { processContext } from './workloads.mjs'
 
 const require = createRequire(import.meta.url)
 const codec = require('../lib/codec.js')
-const { NativeStore } = require('../binding.js')
+const { checkOptions, openStore } = require('../lib/open.js')
 
 const args = process.argv.slice(2)
 const smoke = args.includes('--smoke')
@@ -49,10 +49,10 @@ const bothStores = (prepare) =>
       },
     ]),
   )
-/** The native store alone, as useRustAuthState opens it by default. */
+/** The native store alone, opened as useRustAuthState opens it by default. */
 async function nativeStore(dir) {
-  const store = new NativeStore()
-  await store.open(join(dir, 'auth.db'), { sessionId: 'default', full: false, busyTimeoutMs: 5000 })
+  const path = join(dir, 'auth.db')
+  const { store } = await openStore(path, checkOptions(path))
   return store
 }
 /** The frame of one `keys.set` of `data`, copied out of the encoder's buffer. */
